@@ -1,0 +1,208 @@
+/**
+ * A deployment: an immutable snapshot of a validated config, compiled once: a route table
+ * per stage whose entries hold each route's ready-to-run chain. Building one does all the
+ * work a request would otherwise repeat (templates, handler imports, header lists).
+ */
+import { randomBytes } from 'node:crypto';
+import { ConfigError, type ConfigIssue } from './errors.ts';
+import type { GatewayConfig, IntegrationConfig } from './config/schema.ts';
+import { formatPath } from './config/load.ts';
+import { HttpIntegration } from './integrations/http.ts';
+import { loadFunctionIntegration } from './integrations/function.ts';
+import { MockIntegration } from './integrations/mock.ts';
+import type { UpstreamPools } from './integrations/upstream-pools.ts';
+import type { Logger } from './log.ts';
+import type { CompiledRoute, Integration, StageRuntime } from './pipeline/route.ts';
+import { parseRouteKey, type RouteKey } from './route-key.ts';
+import { RouteTable } from './router.ts';
+import { compileUrlTemplate, resolveStageVariables } from './url-template.ts';
+
+export interface CompiledStage {
+  readonly runtime: StageRuntime;
+  readonly table: RouteTable<CompiledRoute>;
+}
+
+export interface RouteSummary {
+  readonly stage: string;
+  readonly routeKey: string;
+  readonly integration: string;
+  readonly type: string;
+  readonly target: string;
+}
+
+export interface DeploymentSummary {
+  readonly id: string;
+  readonly createdAt: string;
+  readonly stages: readonly string[];
+  readonly routes: readonly RouteSummary[];
+}
+
+export interface Deployment {
+  readonly id: string;
+  readonly createdAt: Date;
+  readonly config: GatewayConfig;
+  /** The `$default` stage, served at `/`, or null when the config has none. */
+  readonly defaultStage: CompiledStage | null;
+  /** Named stages by URL prefix; null when there are none (routing then skips the lookup). */
+  readonly namedStages: ReadonlyMap<string, CompiledStage> | null;
+  readonly summary: DeploymentSummary;
+}
+
+export interface DeployDeps {
+  readonly pools: UpstreamPools;
+  readonly logger: Logger;
+}
+
+let sequence = 0;
+
+/** Compiles a validated config; throws ConfigError listing every problem found. */
+export async function createDeployment(
+  config: GatewayConfig,
+  baseDir: string,
+  deps: DeployDeps,
+): Promise<Deployment> {
+  const issues: ConfigIssue[] = [];
+  const routeKeys: RouteKey[] = [];
+  for (const key of Object.keys(config.routes)) {
+    const parsed = parseRouteKey(key);
+    if (typeof parsed !== 'string') routeKeys.push(parsed);
+  }
+  if (Object.values(config.integrations).some((i) => i.type === 'http')) await deps.pools.prepare();
+
+  // Stage-independent integrations are built once and shared by every route and stage.
+  const shared = new Map<string, Integration>();
+  for (const [name, cfg] of Object.entries(config.integrations)) {
+    try {
+      if (cfg.type === 'mock') shared.set(name, new MockIntegration(cfg));
+      else if (cfg.type === 'function') {
+        shared.set(
+          name,
+          await loadFunctionIntegration({
+            name,
+            handler: cfg.handler,
+            payloadFormatVersion: cfg.payloadFormatVersion,
+            timeoutMs: cfg.timeoutMs,
+            maxBodyBytes: config.limits.maxBodyBytes,
+            baseDir,
+            logger: deps.logger,
+          }),
+        );
+      }
+    } catch (err) {
+      if (err instanceof ConfigError) issues.push(...err.issues);
+      else issues.push({ path: formatPath(['integrations', name]), message: String(err) });
+    }
+  }
+
+  const summaries: RouteSummary[] = [];
+  const stages = new Map<string, CompiledStage>();
+  for (const [stageName, stageCfg] of Object.entries(config.stages)) {
+    const runtime: StageRuntime = { name: stageName, variables: Object.freeze({ ...stageCfg.variables }) };
+    const entries: { routeKey: string; value: CompiledRoute }[] = [];
+    for (const route of routeKeys) {
+      const integrationName = config.routes[route.key]!.integration;
+      const cfg = config.integrations[integrationName]!;
+      const integration =
+        cfg.type === 'http'
+          ? httpIntegration(integrationName, cfg, route, runtime, config, deps, issues)
+          : shared.get(integrationName);
+      if (integration === undefined) continue;
+      entries.push({
+        routeKey: route.key,
+        value: {
+          routeKey: route.key,
+          resource: route.method === null ? '$default' : route.path,
+          integrationName,
+          filters: null,
+          integration,
+        },
+      });
+      summaries.push({
+        stage: stageName,
+        routeKey: route.key,
+        integration: integrationName,
+        type: cfg.type,
+        target: integration.target,
+      });
+    }
+    try {
+      stages.set(stageName, { runtime, table: new RouteTable(entries) });
+    } catch (err) {
+      if (err instanceof ConfigError) issues.push(...err.issues);
+      else throw err;
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(dedupe(issues));
+
+  const defaultStage = stages.get('$default') ?? null;
+  stages.delete('$default');
+  const createdAt = new Date();
+  const id = `d-${(++sequence).toString(36)}${randomBytes(3).toString('hex')}`;
+  return {
+    id,
+    createdAt,
+    config,
+    defaultStage,
+    namedStages: stages.size > 0 ? stages : null,
+    summary: {
+      id,
+      createdAt: createdAt.toISOString(),
+      stages: Object.keys(config.stages),
+      routes: summaries,
+    },
+  };
+}
+
+function httpIntegration(
+  name: string,
+  cfg: Extract<IntegrationConfig, { type: 'http' }>,
+  route: RouteKey,
+  stage: StageRuntime,
+  config: GatewayConfig,
+  deps: DeployDeps,
+  issues: ConfigIssue[],
+): Integration | undefined {
+  const urlPath = formatPath(['integrations', name, 'url']);
+  const { value, missing } = resolveStageVariables(cfg.url, stage.variables);
+  if (missing.length > 0) {
+    issues.push({
+      path: formatPath(['stages', stage.name, 'variables']),
+      message: `stage "${stage.name}" does not define ${missing.map((m) => `"${m}"`).join(', ')}, used by ${urlPath}`,
+    });
+    return undefined;
+  }
+  const greedy = new Set(route.greedy ? [route.greedy] : []);
+  const template = compileUrlTemplate(value, greedy);
+  if (typeof template === 'string') {
+    issues.push({ path: urlPath, message: template });
+    return undefined;
+  }
+  const known = new Set(route.segments.flatMap((s) => (s.kind === 'static' ? [] : [s.name])));
+  const unknown = template.params.filter((p) => !known.has(p));
+  if (unknown.length > 0) {
+    issues.push({
+      path: formatPath(['routes', route.key, 'integration']),
+      message: `${urlPath} uses ${unknown.map((p) => `{${p}}`).join(', ')}, which route "${route.key}" does not define`,
+    });
+    return undefined;
+  }
+  return new HttpIntegration({
+    name,
+    template,
+    pool: deps.pools.get(template.origin, cfg.connections),
+    timeoutMs: cfg.timeoutMs,
+    maxBodyBytes: config.limits.maxBodyBytes,
+    appendRequestPath: route.method === null && template.params.length === 0,
+    logger: deps.logger,
+  });
+}
+
+function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const k = `${i.path}\0${i.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}

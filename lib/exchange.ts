@@ -1,0 +1,50 @@
+/**
+ * The state of one request as it moves through a route's chain. A class with every
+ * field set in the constructor, so all exchanges share one hidden shape.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CompiledRoute, StageRuntime } from './pipeline/route.ts';
+
+export class Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly requestId: string;
+  /** Wall-clock start (ms since epoch), for AWS's requestTime/timeEpoch. */
+  readonly startTime: number;
+  readonly stage: StageRuntime;
+  readonly route: CompiledRoute;
+  /** URL-decoded path variables, or null. */
+  readonly params: Record<string, string> | null;
+  /** The path as received (raw, stage prefix included), without the query string. */
+  readonly rawPath: string;
+  /** The path after the stage prefix (raw): what routing and `$default` forwarding use. */
+  readonly path: string;
+  /** The query string as received, without '?', or ''. */
+  readonly rawQuery: string;
+  /** What an authorizer established about the caller; null until one runs. */
+  authorizer: unknown;
+
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    stage: StageRuntime,
+    route: CompiledRoute,
+    params: Record<string, string> | null,
+    rawPath: string,
+    path: string,
+    rawQuery: string,
+  ) {
+    this.req = req;
+    this.res = res;
+    this.requestId = requestId;
+    this.startTime = Date.now();
+    this.stage = stage;
+    this.route = route;
+    this.params = params;
+    this.rawPath = rawPath;
+    this.path = path;
+    this.rawQuery = rawQuery;
+    this.authorizer = null;
+  }
+}

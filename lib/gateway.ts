@@ -1,0 +1,179 @@
+/**
+ * The Gateway: owns the live deployment, the listener and the upstream pools.
+ * Each request reads the deployment once at entry, so a deploy is one reference swap:
+ * in-flight requests finish on the deployment they started on.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { validateConfig, loadConfigFile, type LoadedConfig } from './config/load.ts';
+import type { GatewayConfig, GatewayConfigInput } from './config/schema.ts';
+import { createDeployment, type Deployment, type DeploymentSummary } from './deployment.ts';
+import { writeRawError } from './error-response.ts';
+import { UpstreamPools } from './integrations/upstream-pools.ts';
+import { stderrLogger, type Logger } from './log.ts';
+import { serveRequest } from './server.ts';
+
+export interface GatewayOptions {
+  /** Where gateway events and request failures are logged. Default: JSON lines on stderr. */
+  readonly logger?: Logger;
+  /** How long close() waits for in-flight requests before cutting connections. Default 10 s. */
+  readonly drainTimeoutMs?: number;
+  /** Folder that relative paths resolve against when the config is an object. Default: cwd. */
+  readonly baseDir?: string;
+}
+
+export interface ListenOptions {
+  readonly port?: number;
+  readonly host?: string;
+}
+
+export interface ListeningAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly url: string;
+}
+
+/** A config file path, or a config object (as `defineConfig` types it). */
+export type ConfigSource = string | GatewayConfigInput;
+
+export class Gateway {
+  readonly #logger: Logger;
+  readonly #drainTimeoutMs: number;
+  readonly #baseDir: string;
+  readonly #pools = new UpstreamPools();
+  #deployment: Deployment;
+  #server: Server | null = null;
+  #closing: Promise<void> | null = null;
+
+  /** Use createGateway(); the constructor takes an already compiled deployment. */
+  constructor(deployment: Deployment, options: GatewayOptions, pools: UpstreamPools) {
+    this.#deployment = deployment;
+    this.#logger = options.logger ?? stderrLogger;
+    this.#drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
+    this.#baseDir = options.baseDir ?? process.cwd();
+    this.#pools = pools;
+  }
+
+  /** The live deployment's id, stages and routes. */
+  get deployment(): DeploymentSummary {
+    return this.#deployment.summary;
+  }
+
+  /** The config of the live deployment, defaults applied. */
+  get config(): GatewayConfig {
+    return this.#deployment.config;
+  }
+
+  /**
+   * Serves one request from an existing node:http server. Bound, so it can be passed
+   * as a listener: `http.createServer(gateway.handle)`.
+   */
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    if (this.#closing !== null) {
+      // Draining: answer, but tell the client not to reuse this connection.
+      res.shouldKeepAlive = false;
+    }
+    serveRequest(this.#deployment, req, res);
+  };
+
+  /** Validates and compiles a new config, then swaps it in; the old one keeps serving on error. */
+  async deploy(source: ConfigSource): Promise<DeploymentSummary> {
+    const loaded = await resolveSource(source, this.#baseDir);
+    this.#deployment = await createDeployment(loaded.config, loaded.baseDir, {
+      pools: this.#pools,
+      logger: this.#logger,
+    });
+    return this.#deployment.summary;
+  }
+
+  /** Starts a node:http listener. Port 0 picks a free port; the bound address is returned. */
+  async listen(options: ListenOptions = {}): Promise<ListeningAddress> {
+    if (this.#server !== null) throw new TypeError('gateway is already listening');
+    const port = options.port ?? this.#deployment.config.server.port;
+    const host = options.host ?? this.#deployment.config.server.host;
+    const server = createServer(
+      {
+        // Node's strict parser (the default) refuses ambiguous framing; never the lenient one.
+        insecureHTTPParser: false,
+        keepAliveTimeout: 5_000,
+        // AWS's request line + headers limit is 10 KB; Node's default is 16 KB.
+        maxHeaderSize: 16 * 1024,
+      },
+      this.handle,
+    );
+    server.on('clientError', onClientError);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#server = server;
+    const addr = server.address() as AddressInfo;
+    const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    return { host: addr.address, port: addr.port, url: `http://${shown}:${addr.port}` };
+  }
+
+  /** The listener's address, or null when not listening. */
+  address(): AddressInfo | null {
+    return (this.#server?.address() as AddressInfo | null | undefined) ?? null;
+  }
+
+  /**
+   * Stops accepting connections, lets in-flight requests finish (up to the drain timeout),
+   * closes idle keep-alive connections, then closes upstream pools. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const server = this.#server;
+    if (server !== null) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          server.closeAllConnections();
+          resolve();
+        }, this.#drainTimeoutMs);
+        timer.unref();
+      });
+      await Promise.race([closed, timedOut]);
+      clearTimeout(timer);
+    }
+    await this.#pools.close();
+  }
+}
+
+/** Creates a gateway from a config file path or object, compiled and ready to listen. */
+export async function createGateway(source: ConfigSource, options: GatewayOptions = {}): Promise<Gateway> {
+  const loaded = await resolveSource(source, options.baseDir ?? process.cwd());
+  const pools = new UpstreamPools();
+  const deployment = await createDeployment(loaded.config, loaded.baseDir, {
+    pools,
+    logger: options.logger ?? stderrLogger,
+  });
+  return new Gateway(deployment, { ...options, baseDir: loaded.baseDir }, pools);
+}
+
+async function resolveSource(source: ConfigSource, baseDir: string): Promise<LoadedConfig> {
+  if (typeof source === 'string') return loadConfigFile(source);
+  if (source === null || typeof source !== 'object') {
+    throw new TypeError('createGateway() expects a config file path or a config object');
+  }
+  return { config: validateConfig(source, 'config'), baseDir, file: null };
+}
+
+/** Malformed requests get a JSON 400 (431 for oversized headers) and a closed connection. */
+function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable || err.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  writeRawError(socket, err.code === 'HPE_HEADER_OVERFLOW' ? 'PORTICO_HEADERS_TOO_LARGE' : 'PORTICO_BAD_REQUEST');
+}

@@ -1,0 +1,15 @@
+/**
+ * Portico's public API. Everything not exported here is internal.
+ * @module
+ */
+export { createGateway, Gateway } from './gateway.ts';
+export type { ConfigSource, GatewayOptions, ListenOptions, ListeningAddress } from './gateway.ts';
+export type { DeploymentSummary, RouteSummary } from './deployment.ts';
+export { loadConfigFile, parseConfigText, validateConfig } from './config/load.ts';
+export type { LoadedConfig } from './config/load.ts';
+export type { GatewayConfig, GatewayConfigInput } from './config/schema.ts';
+export { configJsonSchema } from './config/json-schema.ts';
+export { ConfigError, GatewayError, ERRORS } from './errors.ts';
+export type { ConfigIssue, ErrorCode } from './errors.ts';
+export type { Logger } from './log.ts';
+export { defineConfig } from './define-config.ts';

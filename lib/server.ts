@@ -1,0 +1,55 @@
+/**
+ * The request entry point: picks the stage by path prefix (AWS chooses the stage before
+ * the route), matches the route, and runs its compiled chain. Hot path.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Deployment } from './deployment.ts';
+import { sendError } from './error-response.ts';
+import { Exchange } from './exchange.ts';
+import { runRoute } from './pipeline/run.ts';
+import { nextRequestId } from './request-id.ts';
+
+export function serveRequest(deployment: Deployment, req: IncomingMessage, res: ServerResponse): void {
+  let url = req.url!;
+  if (url.charCodeAt(0) !== 47 /* '/' */) {
+    // Absolute-form target (RFC 9112 §3.2.2), e.g. from a client configured for a forward proxy.
+    url = absoluteToOrigin(url);
+    if (url === '') {
+      sendError(res, 'PORTICO_BAD_REQUEST', nextRequestId());
+      return;
+    }
+  }
+  const q = url.indexOf('?');
+  const rawPath = q < 0 ? url : url.slice(0, q);
+  const rawQuery = q < 0 ? '' : url.slice(q + 1);
+
+  let stage = deployment.defaultStage;
+  let path = rawPath;
+  const named = deployment.namedStages;
+  if (named !== null) {
+    const end = rawPath.indexOf('/', 1);
+    const candidate = named.get(end < 0 ? rawPath.slice(1) : rawPath.slice(1, end));
+    if (candidate !== undefined) {
+      stage = candidate;
+      path = end < 0 ? '/' : rawPath.slice(end);
+    }
+  }
+  const match = stage === null ? null : stage.table.find(req.method!, path);
+  if (match === null) {
+    sendError(res, 'PORTICO_ROUTE_NOT_FOUND', nextRequestId());
+    // The body may still be arriving; Node discards it before the next request on this connection.
+    return;
+  }
+  runRoute(
+    new Exchange(req, res, nextRequestId(), stage!.runtime, match.value, match.params, rawPath, path, rawQuery),
+  );
+}
+
+function absoluteToOrigin(url: string): string {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u.pathname + u.search : '';
+  } catch {
+    return '';
+  }
+}
