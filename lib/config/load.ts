@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
 import { ConfigSchema, type GatewayConfig } from './schema.ts';
@@ -79,6 +79,15 @@ function toConfigIssue(
   };
   if (file !== undefined) out.file = file;
   if (located) {
+    const aboutKey =
+      issue.code === 'invalid_key' || (issue.code === 'custom' && issue.params?.at === 'key');
+    const keyNode = aboutKey ? findKeyNode(located.doc, path) : null;
+    if (keyNode?.range) {
+      const pos = located.lineCounter.linePos(keyNode.range[0]);
+      out.line = pos.line;
+      out.column = pos.col;
+      return out;
+    }
     // A missing key has no node: point at the closest ancestor that exists.
     for (let n = path.length; n >= 0; n--) {
       const node = located.doc.getIn(path.slice(0, n), true);
@@ -91,6 +100,15 @@ function toConfigIssue(
     }
   }
   return out;
+}
+
+/** The node of the last path element's key (not its value) in the YAML document. */
+function findKeyNode(doc: Document, path: readonly (string | number)[]): Node | null {
+  const parent = doc.getIn(path.slice(0, -1), true);
+  if (!isMap(parent)) return null;
+  const last = path.at(-1);
+  const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === last);
+  return pair && isNode(pair.key) ? pair.key : null;
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {

@@ -114,7 +114,12 @@ export const ConfigSchema = z
       for (const [key, route] of Object.entries(routes)) {
         const parsed = parseRouteKey(key);
         if (typeof parsed === 'string') {
-          ctx.addIssue({ code: 'custom', path: ['routes', key], message: `invalid route key: ${parsed}` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['routes', key],
+            message: `invalid route key: ${parsed}`,
+            params: { at: 'key' },
+          });
         }
         const target = isRecord(route) ? route.integration : undefined;
         if (typeof target === 'string' && !Object.hasOwn(integrations, target)) {

@@ -1,0 +1,136 @@
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfigFile, parseConfigText, validateConfig, formatPath } from '../../lib/config/load.ts';
+import { configJsonSchema } from '../../lib/config/json-schema.ts';
+import { ConfigError, formatIssue } from '../../lib/errors.ts';
+import { createGateway } from '../../lib/index.ts';
+import { silentLogger } from '../../lib/log.ts';
+
+function issuesOf(fn: () => unknown): ConfigError['issues'] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.issues;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const minimal = { integrations: { m: { type: 'mock' } }, routes: { $default: { integration: 'm' } } };
+
+t.test('defaults are applied to a minimal config', async (t) => {
+  const config = validateConfig(minimal);
+  t.same(config.server, { port: 8080, host: '127.0.0.1' });
+  t.same(config.limits, { maxBodyBytes: 10 * 1024 * 1024 });
+  t.same(config.stages, { $default: {} });
+  t.same(config.integrations.m, { type: 'mock', statusCode: 200, body: '' });
+});
+
+t.test('YAML and JSON both parse, and a $schema key is accepted', async (t) => {
+  const yaml = `$schema: ./schema.json\nintegrations:\n  m: { type: mock }\nroutes:\n  $default: { integration: m }\n`;
+  t.equal(parseConfigText(yaml, 'a.yaml').routes.$default?.integration, 'm');
+  t.equal(parseConfigText(JSON.stringify({ $schema: 'x', ...minimal }), 'a.json').integrations.m?.type, 'mock');
+});
+
+t.test('YAML syntax errors carry line and column', async (t) => {
+  const issues = issuesOf(() => parseConfigText('routes:\n  a: [1\nb: 2\n', 'bad.yaml'));
+  t.equal(issues.length, 1);
+  t.match(issues[0], { file: 'bad.yaml', line: 3, column: 1, message: /^BAD_INDENT: / });
+  t.notMatch(issues[0]!.message, /at line/, 'position is not repeated in the message');
+  const dup = issuesOf(() => parseConfigText('routes: {}\nroutes: {}\n', 'dup.yaml'));
+  t.match(dup[0], { line: 2, column: 1, message: /^DUPLICATE_KEY/ });
+  const json = issuesOf(() => parseConfigText('{\n  "routes": {,}\n}', 'bad.json'));
+  t.match(json[0], { file: 'bad.json', line: 2 });
+});
+
+t.test('every schema problem is reported at once with its path and position', async (t) => {
+  const text = [
+    'stages:',
+    '  prod: { variables: { backend: 1 } }',
+    '  "bad stage": {}',
+    'integrations:',
+    '  users: { type: htp, url: x }',
+    '  m: { type: mock, extra: 1 }',
+    '  f: { type: function, handler: "no-export.js" }',
+    'routes:',
+    '  "GET /x/{a}/{a}": { integration: m }',
+    '  "FOO /y": { integration: nope }',
+    'unknown: true',
+  ].join('\n');
+  const issues = issuesOf(() => parseConfigText(text, 'c.yaml'));
+  const lines = issues.map(formatIssue);
+  t.same(lines, [
+    '  c.yaml:2:33: stages.prod.variables.backend: Invalid input: expected string, received number',
+    '  c.yaml:3:3: stages["bad stage"]: a stage name is "$default" or 1-128 of A-Z a-z 0-9 _ -',
+    `  c.yaml:5:18: integrations.users.type: Invalid discriminator value. Expected 'http' | 'function' | 'mock'; "type" must be one of the known types`,
+    '  c.yaml:6:6: integrations.m: unknown key "extra"',
+    '  c.yaml:7:33: integrations.f.handler: expected "path/to/module.js#exportName"',
+    '  c.yaml:1:1: unknown key "unknown"',
+    '  c.yaml:9:3: routes["GET /x/{a}/{a}"]: invalid route key: path variable "{a}" appears twice',
+    '  c.yaml:10:3: routes["FOO /y"]: invalid route key: unknown method "FOO"; expected one of GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS or ANY',
+    '  c.yaml:10:28: routes["FOO /y"].integration: no integration named "nope"; defined: users, m, f',
+  ]);
+});
+
+t.test('a missing required key points at its parent', async (t) => {
+  const issues = issuesOf(() => parseConfigText('integrations:\n  h: { type: http }\nroutes: {}\n', 'x.yaml'));
+  t.match(issues, [{ path: 'integrations.h.url', line: 2, column: 6 }]);
+});
+
+t.test('config objects from code are validated with paths but no positions', async (t) => {
+  const issues = issuesOf(() => validateConfig({ integrations: {}, routes: { 'GET /': { integration: 'x' } } }));
+  t.match(issues, [{ path: 'routes["GET /"].integration', message: 'no integration named "x"' }]);
+  t.equal(issues[0]!.line, undefined);
+});
+
+t.test('deploy-time checks: stage variables and URL templates', async (t) => {
+  const config = {
+    stages: { $default: { variables: { backend: 'http://127.0.0.1:1' } }, prod: {} },
+    integrations: {
+      up: { type: 'http', url: '${stageVariables.backend}/x/{id}' },
+      rel: { type: 'http', url: '/relative' },
+    },
+    routes: { 'GET /a': { integration: 'up' }, 'GET /b': { integration: 'rel' } },
+  } as const;
+  const err = await createGateway(config, { logger: silentLogger }).catch((e: unknown) => e);
+  t.ok(err instanceof ConfigError);
+  t.same(
+    (err as ConfigError).issues.map((i) => `${i.path}: ${i.message}`),
+    [
+      'routes["GET /a"].integration: integrations.up.url uses {id}, which route "GET /a" does not define',
+      'integrations.rel.url: "/relative" is not an absolute http:// or https:// URL',
+      'stages.prod.variables: stage "prod" does not define "backend", used by integrations.up.url',
+    ],
+  );
+});
+
+t.test('loadConfigFile names a missing file and resolves paths from the file', async (t) => {
+  const dir = t.testdir({});
+  const issues = await loadConfigFile(join(dir, 'nope.yaml')).catch((e: ConfigError) => e.issues);
+  t.match(issues, [{ message: 'config file not found' }]);
+  writeFileSync(join(dir, 'gw.yaml'), 'integrations: { m: { type: mock } }\nroutes: { $default: { integration: m } }\n');
+  const loaded = await loadConfigFile(join(dir, 'gw.yaml'));
+  t.equal(loaded.baseDir, dir);
+});
+
+t.test('formatPath renders identifiers, quoted keys and indexes', async (t) => {
+  t.equal(formatPath(['routes', 'GET /a', 'integration']), 'routes["GET /a"].integration');
+  t.equal(formatPath(['stages', '$default', 'variables']), 'stages.$default.variables');
+  t.equal(formatPath(['a', 0, 'b']), 'a[0].b');
+  t.equal(formatPath([]), '');
+});
+
+t.test('the JSON Schema is generated from the same schema', async (t) => {
+  const schema = configJsonSchema() as {
+    $schema: string;
+    required?: string[];
+    additionalProperties: boolean;
+    properties: Record<string, { default?: unknown }>;
+  };
+  t.equal(schema.$schema, 'http://json-schema.org/draft-07/schema#');
+  t.same(schema.required, ['integrations', 'routes'], 'keys with defaults stay optional for editors');
+  t.equal(schema.additionalProperties, false);
+  t.same(Object.keys(schema.properties).sort(), ['$schema', 'integrations', 'limits', 'routes', 'server', 'stages']);
+  t.match(JSON.stringify(schema), /"const":"function"/);
+});
