@@ -97,7 +97,10 @@ export async function createDeployment(
   const summaries: RouteSummary[] = [];
   const stages = new Map<string, CompiledStage>();
   for (const [stageName, stageCfg] of Object.entries(config.stages)) {
-    const runtime: StageRuntime = { name: stageName, variables: Object.freeze({ ...stageCfg.variables }) };
+    const runtime: StageRuntime = {
+      name: stageName,
+      variables: Object.freeze({ ...stageCfg.variables }),
+    };
     const entries: { routeKey: string; value: CompiledRoute }[] = [];
     for (const route of routeKeys) {
       const integrationName = config.routes[route.key]!.integration;

@@ -151,7 +151,10 @@ export class Gateway {
 }
 
 /** Creates a gateway from a config file path or object, compiled and ready to listen. */
-export async function createGateway(source: ConfigSource, options: GatewayOptions = {}): Promise<Gateway> {
+export async function createGateway(
+  source: ConfigSource,
+  options: GatewayOptions = {},
+): Promise<Gateway> {
   const loaded = await resolveSource(source, options.baseDir ?? process.cwd());
   const pools = new UpstreamPools();
   const deployment = await createDeployment(loaded.config, loaded.baseDir, {
@@ -175,5 +178,8 @@ function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     socket.destroy();
     return;
   }
-  writeRawError(socket, err.code === 'HPE_HEADER_OVERFLOW' ? 'PORTICO_HEADERS_TOO_LARGE' : 'PORTICO_BAD_REQUEST');
+  writeRawError(
+    socket,
+    err.code === 'HPE_HEADER_OVERFLOW' ? 'PORTICO_HEADERS_TOO_LARGE' : 'PORTICO_BAD_REQUEST',
+  );
 }

@@ -12,7 +12,10 @@ export interface Logger {
 function write(level: string, obj: object, msg?: string): void {
   const line: Record<string, unknown> = { level, time: new Date().toISOString(), msg };
   for (const [k, v] of Object.entries(obj)) {
-    line[k] = v instanceof Error ? { type: v.name, message: v.message, code: (v as { code?: unknown }).code, stack: v.stack } : v;
+    line[k] =
+      v instanceof Error
+        ? { type: v.name, message: v.message, code: (v as { code?: unknown }).code, stack: v.stack }
+        : v;
   }
   process.stderr.write(`${JSON.stringify(line)}\n`);
 }

@@ -81,10 +81,18 @@ export class RouteTable<T> {
       route.segments
         .map((s) =>
           // find-my-way reads ':' as a parameter; '::' is its literal colon.
-          s.kind === 'static' ? s.value.replaceAll(':', '::') : s.kind === 'param' ? `:${s.name}` : '*',
+          s.kind === 'static'
+            ? s.value.replaceAll(':', '::')
+            : s.kind === 'param'
+              ? `:${s.name}`
+              : '*',
         )
         .join('/');
-    const store: Stored<T> = { value, greedy, hasParams: route.segments.some((s) => s.kind !== 'static') };
+    const store: Stored<T> = {
+      value,
+      greedy,
+      hasParams: route.segments.some((s) => s.kind !== 'static'),
+    };
     this.#fmw.on(method as HTTPMethod, path, noop, store);
   }
 

@@ -9,7 +9,11 @@ import { Exchange } from './exchange.ts';
 import { runRoute } from './pipeline/run.ts';
 import { nextRequestId } from './request-id.ts';
 
-export function serveRequest(deployment: Deployment, req: IncomingMessage, res: ServerResponse): void {
+export function serveRequest(
+  deployment: Deployment,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
   let url = req.url!;
   if (url.charCodeAt(0) !== 47 /* '/' */) {
     // Absolute-form target (RFC 9112 §3.2.2), e.g. from a client configured for a forward proxy.
@@ -41,7 +45,17 @@ export function serveRequest(deployment: Deployment, req: IncomingMessage, res: 
     return;
   }
   runRoute(
-    new Exchange(req, res, nextRequestId(), stage!.runtime, match.value, match.params, rawPath, path, rawQuery),
+    new Exchange(
+      req,
+      res,
+      nextRequestId(),
+      stage!.runtime,
+      match.value,
+      match.params,
+      rawPath,
+      path,
+      rawQuery,
+    ),
   );
 }
 

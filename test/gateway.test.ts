@@ -42,7 +42,10 @@ async function heldUpstream(t: Tap.Test) {
 }
 
 t.test('404 is AWS-shaped: JSON body, content-type and a request id', async (t) => {
-  const gw = await startGateway({ integrations: mocks.integrations, routes: { 'GET /': { integration: 'root' } } }, { t });
+  const gw = await startGateway(
+    { integrations: mocks.integrations, routes: { 'GET /': { integration: 'root' } } },
+    { t },
+  );
   const res = await request(`${gw.url}/missing?x=1`);
   t.equal(res.status, 404);
   t.equal(res.text, '{"message":"Not Found"}');
@@ -90,12 +93,20 @@ t.test('the stage is chosen by path prefix before the route', async (t) => {
   t.equal((await request(`${gw.url}/prod/items/1`)).text, 'items');
   t.equal((await request(`${gw.url}/prod`)).text, 'prod-root');
   t.equal((await request(`${gw.url}/prod/`)).text, 'prod-root');
-  t.equal((await request(`${gw.url}/production/items/1`)).text, 'default-route', 'prefix is a whole segment');
+  t.equal(
+    (await request(`${gw.url}/production/items/1`)).text,
+    'default-route',
+    'prefix is a whole segment',
+  );
 });
 
 t.test('without a $default stage, paths outside a named stage are 404', async (t) => {
   const gw = await startGateway(
-    { stages: { v1: {} }, integrations: mocks.integrations, routes: { $default: { integration: 'root' } } },
+    {
+      stages: { v1: {} },
+      integrations: mocks.integrations,
+      routes: { $default: { integration: 'root' } },
+    },
     { t },
   );
   t.equal((await request(`${gw.url}/v1/anything`)).text, 'root');
@@ -126,32 +137,45 @@ t.test('createGateway refuses what is not a config', async (t) => {
   await t.rejects(createGateway({ routes: {} } as never, { logger: silentLogger }), ConfigError);
 });
 
-t.test('deploy() swaps atomically; a bad config is refused and the old one keeps serving', async (t) => {
-  const gw = await startGateway(mocks, { t });
-  const first = gw.gateway.deployment.id;
-  const summary = await gw.gateway.deploy({
-    integrations: { v2: { type: 'mock', body: 'v2' } },
-    routes: { 'GET /': { integration: 'v2' } },
-  });
-  t.not(summary.id, first);
-  t.same(summary.routes, [{ stage: '$default', routeKey: 'GET /', integration: 'v2', type: 'mock', target: 'mock 200' }]);
-  t.equal((await request(`${gw.url}/`)).text, 'v2');
-  const err = await gw.gateway.deploy({ integrations: {}, routes: { 'GET /': { integration: 'gone' } } }).catch((e: unknown) => e);
-  t.ok(err instanceof ConfigError);
-  t.equal(gw.gateway.deployment.id, summary.id);
-  t.equal((await request(`${gw.url}/`)).text, 'v2');
-});
+t.test(
+  'deploy() swaps atomically; a bad config is refused and the old one keeps serving',
+  async (t) => {
+    const gw = await startGateway(mocks, { t });
+    const first = gw.gateway.deployment.id;
+    const summary = await gw.gateway.deploy({
+      integrations: { v2: { type: 'mock', body: 'v2' } },
+      routes: { 'GET /': { integration: 'v2' } },
+    });
+    t.not(summary.id, first);
+    t.same(summary.routes, [
+      { stage: '$default', routeKey: 'GET /', integration: 'v2', type: 'mock', target: 'mock 200' },
+    ]);
+    t.equal((await request(`${gw.url}/`)).text, 'v2');
+    const err = await gw.gateway
+      .deploy({ integrations: {}, routes: { 'GET /': { integration: 'gone' } } })
+      .catch((e: unknown) => e);
+    t.ok(err instanceof ConfigError);
+    t.equal(gw.gateway.deployment.id, summary.id);
+    t.equal((await request(`${gw.url}/`)).text, 'v2');
+  },
+);
 
 t.test('a request in flight finishes on the deployment it started on', async (t) => {
   const up = await heldUpstream(t);
   const gw = await startGateway(
-    { integrations: { up: { type: 'http', url: `${up.url}/old` } }, routes: { 'GET /': { integration: 'up' } } },
+    {
+      integrations: { up: { type: 'http', url: `${up.url}/old` } },
+      routes: { 'GET /': { integration: 'up' } },
+    },
     { t },
   );
   const arrived = up.nextArrival();
   const inFlight = request(`${gw.url}/`);
   await arrived;
-  await gw.gateway.deploy({ integrations: { m: { type: 'mock', body: 'new' } }, routes: { 'GET /': { integration: 'm' } } });
+  await gw.gateway.deploy({
+    integrations: { m: { type: 'mock', body: 'new' } },
+    routes: { 'GET /': { integration: 'm' } },
+  });
   t.equal((await request(`${gw.url}/`)).text, 'new');
   up.release('old');
   t.equal((await inFlight).text, 'old');
@@ -160,7 +184,10 @@ t.test('a request in flight finishes on the deployment it started on', async (t)
 t.test('close() stops accepting and drains in-flight requests', async (t) => {
   const up = await heldUpstream(t);
   const gw = await startGateway(
-    { integrations: { up: { type: 'http', url: up.url } }, routes: { $default: { integration: 'up' } } },
+    {
+      integrations: { up: { type: 'http', url: up.url } },
+      routes: { $default: { integration: 'up' } },
+    },
     { t },
   );
   const arrived = up.nextArrival();
@@ -168,12 +195,20 @@ t.test('close() stops accepting and drains in-flight requests', async (t) => {
   await arrived;
   let closed = false;
   const closing = gw.gateway.close().then(() => (closed = true));
-  await t.rejects(request(`${gw.url}/new`), { code: 'ECONNREFUSED' }, 'new connections are refused');
+  await t.rejects(
+    request(`${gw.url}/new`),
+    { code: 'ECONNREFUSED' },
+    'new connections are refused',
+  );
   t.equal(closed, false, 'close() waits for the in-flight request');
   up.release('done');
   const res = await inFlight;
   t.equal(res.text, 'done');
-  t.equal(res.headers.connection, 'close', 'the draining response tells the client not to reuse the connection');
+  t.equal(
+    res.headers.connection,
+    'close',
+    'the draining response tells the client not to reuse the connection',
+  );
   await closing;
   t.equal(closed, true);
 });
@@ -181,7 +216,10 @@ t.test('close() stops accepting and drains in-flight requests', async (t) => {
 t.test('close() cuts connections still busy after the drain timeout', async (t) => {
   const up = await heldUpstream(t);
   const gw = await startGateway(
-    { integrations: { up: { type: 'http', url: up.url } }, routes: { $default: { integration: 'up' } } },
+    {
+      integrations: { up: { type: 'http', url: up.url } },
+      routes: { $default: { integration: 'up' } },
+    },
     { t, drainTimeoutMs: 50 },
   );
   const arrived = up.nextArrival();
@@ -203,12 +241,18 @@ async function rawExchange(port: number, payload: string): Promise<string> {
 
 t.test('unparseable requests get a JSON 400 and a closed connection', async (t) => {
   const gw = await startGateway(mocks, { t });
-  const reply = await rawExchange(gw.port, 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab');
+  const reply = await rawExchange(
+    gw.port,
+    'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab',
+  );
   t.match(reply, /^HTTP\/1\.1 400 Bad Request\r\n/);
   t.match(reply, /\r\ncontent-type: application\/json\r\n/);
   t.match(reply, /\r\napigw-requestid: [A-Za-z0-9+/]{15}=\r\n/);
   t.match(reply, /\r\n\r\n\{"message":"Bad Request"\}$/);
-  const big = await rawExchange(gw.port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+  const big = await rawExchange(
+    gw.port,
+    `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+  );
   t.match(big, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
   t.match(big, /\{"message":"Request Header Fields Too Large"\}$/);
 });

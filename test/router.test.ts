@@ -14,12 +14,24 @@ function match(rt: RouteTable<string>, method: string, path: string) {
 
 t.test('the AWS route-priority example resolves case by case', async (t) => {
   // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html
-  const rt = table(['GET /pets/dog/1', 'GET /pets/dog/{id}', 'GET /pets/{proxy+}', 'ANY /{proxy+}', '$default']);
+  const rt = table([
+    'GET /pets/dog/1',
+    'GET /pets/dog/{id}',
+    'GET /pets/{proxy+}',
+    'ANY /{proxy+}',
+    '$default',
+  ]);
   t.same(match(rt, 'GET', '/pets/dog/1'), { route: 'GET /pets/dog/1', params: null });
   t.same(match(rt, 'GET', '/pets/dog/2'), { route: 'GET /pets/dog/{id}', params: { id: '2' } });
-  t.same(match(rt, 'GET', '/pets/cat/1'), { route: 'GET /pets/{proxy+}', params: { proxy: 'cat/1' } });
+  t.same(match(rt, 'GET', '/pets/cat/1'), {
+    route: 'GET /pets/{proxy+}',
+    params: { proxy: 'cat/1' },
+  });
   t.same(match(rt, 'POST', '/test/5'), { route: 'ANY /{proxy+}', params: { proxy: 'test/5' } });
-  t.same(match(rt, 'POST', '/pets/dog/1'), { route: 'ANY /{proxy+}', params: { proxy: 'pets/dog/1' } });
+  t.same(match(rt, 'POST', '/pets/dog/1'), {
+    route: 'ANY /{proxy+}',
+    params: { proxy: 'pets/dog/1' },
+  });
   // A greedy variable needs at least one character: "/" is only $default's.
   t.same(match(rt, 'GET', '/'), { route: '$default', params: null });
   // find-my-way backtracks: /pets/dog has no {id}, so the greedy route takes it.
@@ -40,7 +52,10 @@ t.test('static segments beat {param}, which beats {proxy+}', async (t) => {
 t.test('a method route beats ANY on the same path; ANY takes the other methods', async (t) => {
   const rt = table(['GET /items/{id}', 'ANY /items/{itemId}', '$default']);
   t.same(match(rt, 'GET', '/items/7'), { route: 'GET /items/{id}', params: { id: '7' } });
-  t.same(match(rt, 'DELETE', '/items/7'), { route: 'ANY /items/{itemId}', params: { itemId: '7' } });
+  t.same(match(rt, 'DELETE', '/items/7'), {
+    route: 'ANY /items/{itemId}',
+    params: { itemId: '7' },
+  });
   for (const method of ['POST', 'PUT', 'PATCH', 'HEAD', 'OPTIONS']) {
     t.equal(match(rt, method, '/items/7')?.route, 'ANY /items/{itemId}', method);
   }
@@ -57,7 +72,10 @@ t.test('anything beats $default; $default alone catches everything', async (t) =
 
 t.test('path variables are URL-decoded; matching is exact and case-sensitive', async (t) => {
   const rt = table(['GET /users/{name}/files/{path+}', 'GET /Caps']);
-  t.same(match(rt, 'GET', '/users/a%20b/files/x%2Fy/z.txt')?.params, { name: 'a b', path: 'x/y/z.txt' });
+  t.same(match(rt, 'GET', '/users/a%20b/files/x%2Fy/z.txt')?.params, {
+    name: 'a b',
+    path: 'x/y/z.txt',
+  });
   t.same(match(rt, 'GET', '/users/%C3%A9/files/f')?.params, { name: 'é', path: 'f' });
   t.equal(match(rt, 'GET', '/caps'), null);
   t.equal(match(rt, 'GET', '/Caps')?.route, 'GET /Caps');
@@ -77,7 +95,10 @@ t.test('colliding route keys are a config error naming the route', async (t) => 
     t.fail('should throw');
   } catch (err) {
     t.ok(err instanceof ConfigError);
-    t.match((err as ConfigError).issues[0], { path: 'routes["ANY /a/{y}"]', message: /same path shape as "ANY \/a\/\{x\}"/ });
+    t.match((err as ConfigError).issues[0], {
+      path: 'routes["ANY /a/{y}"]',
+      message: /same path shape as "ANY \/a\/\{x\}"/,
+    });
   }
 });
 
@@ -87,7 +108,7 @@ t.test('route keys are parsed or refused with a reason', async (t) => {
   t.match(parseRouteKey('$default'), { method: null });
   t.match(parseRouteKey('GET /'), { method: 'GET', segments: [] });
   const bad: Record<string, RegExp> = {
-    'GET': /expected "METHOD \/path"/,
+    GET: /expected "METHOD \/path"/,
     'FETCH /x': /unknown method "FETCH"/,
     'get /x': /unknown method "get"/,
     'GET x': /must start with "\/"/,

@@ -4,7 +4,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document, type Node } from 'yaml';
+import {
+  LineCounter,
+  parseDocument,
+  isMap,
+  isNode,
+  isScalar,
+  type Document,
+  type Node,
+} from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
 import { ConfigSchema, type GatewayConfig } from './schema.ts';
@@ -25,7 +33,12 @@ export async function loadConfigFile(path: string): Promise<LoadedConfig> {
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'config file not found' : code === 'EISDIR' ? 'is a folder, not a config file' : `cannot read config file (${code})`;
+    const reason =
+      code === 'ENOENT'
+        ? 'config file not found'
+        : code === 'EISDIR'
+          ? 'is a folder, not a config file'
+          : `cannot read config file (${code})`;
     throw new ConfigError([{ path: '', message: reason, file: path }], path);
   }
   return { config: parseConfigText(text, path), baseDir: dirname(file), file };

@@ -9,7 +9,10 @@ import { parseRouteKey } from '../route-key.ts';
 
 const StageName = z
   .string()
-  .regex(/^(\$default|[A-Za-z0-9_-]{1,128})$/, 'a stage name is "$default" or 1-128 of A-Z a-z 0-9 _ -');
+  .regex(
+    /^(\$default|[A-Za-z0-9_-]{1,128})$/,
+    'a stage name is "$default" or 1-128 of A-Z a-z 0-9 _ -',
+  );
 
 const Stage = z
   .strictObject({
@@ -103,7 +106,9 @@ export const ConfigSchema = z
     limits: Limits.prefault({}),
     stages: z.record(StageName, Stage).default({ $default: {} }),
     integrations: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), IntegrationSchema),
-    routes: z.record(z.string(), Route).describe('Route keys as in AWS: "GET /pets/{id}", "$default".'),
+    routes: z
+      .record(z.string(), Route)
+      .describe('Route keys as in AWS: "GET /pets/{id}", "$default".'),
   })
   // `when` runs the cross-field checks even when other parts failed, so one run reports
   // everything; the input may therefore be partly invalid here.

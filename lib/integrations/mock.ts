@@ -21,8 +21,10 @@ export class MockIntegration implements Integration {
     const isText = typeof options.body === 'string';
     this.#body = Buffer.from(isText ? (options.body as string) : JSON.stringify(options.body));
     const headers: OutgoingHttpHeaders = {};
-    for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
-    if (!isText && headers['content-type'] === undefined) headers['content-type'] = 'application/json';
+    for (const [name, value] of Object.entries(options.headers ?? {}))
+      headers[name.toLowerCase()] = value;
+    if (!isText && headers['content-type'] === undefined)
+      headers['content-type'] = 'application/json';
     headers['content-length'] = this.#body.length;
     this.#headers = headers;
     this.target = `mock ${this.#status}`;

@@ -1,7 +1,12 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfigFile, parseConfigText, validateConfig, formatPath } from '../../lib/config/load.ts';
+import {
+  loadConfigFile,
+  parseConfigText,
+  validateConfig,
+  formatPath,
+} from '../../lib/config/load.ts';
 import { configJsonSchema } from '../../lib/config/json-schema.ts';
 import { ConfigError, formatIssue } from '../../lib/errors.ts';
 import { createGateway } from '../../lib/index.ts';
@@ -17,7 +22,10 @@ function issuesOf(fn: () => unknown): ConfigError['issues'] {
   throw new Error('expected a ConfigError');
 }
 
-const minimal = { integrations: { m: { type: 'mock' } }, routes: { $default: { integration: 'm' } } };
+const minimal = {
+  integrations: { m: { type: 'mock' } },
+  routes: { $default: { integration: 'm' } },
+};
 
 t.test('defaults are applied to a minimal config', async (t) => {
   const config = validateConfig(minimal);
@@ -30,7 +38,10 @@ t.test('defaults are applied to a minimal config', async (t) => {
 t.test('YAML and JSON both parse, and a $schema key is accepted', async (t) => {
   const yaml = `$schema: ./schema.json\nintegrations:\n  m: { type: mock }\nroutes:\n  $default: { integration: m }\n`;
   t.equal(parseConfigText(yaml, 'a.yaml').routes.$default?.integration, 'm');
-  t.equal(parseConfigText(JSON.stringify({ $schema: 'x', ...minimal }), 'a.json').integrations.m?.type, 'mock');
+  t.equal(
+    parseConfigText(JSON.stringify({ $schema: 'x', ...minimal }), 'a.json').integrations.m?.type,
+    'mock',
+  );
 });
 
 t.test('YAML syntax errors carry line and column', async (t) => {
@@ -74,12 +85,16 @@ t.test('every schema problem is reported at once with its path and position', as
 });
 
 t.test('a missing required key points at its parent', async (t) => {
-  const issues = issuesOf(() => parseConfigText('integrations:\n  h: { type: http }\nroutes: {}\n', 'x.yaml'));
+  const issues = issuesOf(() =>
+    parseConfigText('integrations:\n  h: { type: http }\nroutes: {}\n', 'x.yaml'),
+  );
   t.match(issues, [{ path: 'integrations.h.url', line: 2, column: 6 }]);
 });
 
 t.test('config objects from code are validated with paths but no positions', async (t) => {
-  const issues = issuesOf(() => validateConfig({ integrations: {}, routes: { 'GET /': { integration: 'x' } } }));
+  const issues = issuesOf(() =>
+    validateConfig({ integrations: {}, routes: { 'GET /': { integration: 'x' } } }),
+  );
   t.match(issues, [{ path: 'routes["GET /"].integration', message: 'no integration named "x"' }]);
   t.equal(issues[0]!.line, undefined);
 });
@@ -109,7 +124,10 @@ t.test('loadConfigFile names a missing file and resolves paths from the file', a
   const dir = t.testdir({});
   const issues = await loadConfigFile(join(dir, 'nope.yaml')).catch((e: ConfigError) => e.issues);
   t.match(issues, [{ message: 'config file not found' }]);
-  writeFileSync(join(dir, 'gw.yaml'), 'integrations: { m: { type: mock } }\nroutes: { $default: { integration: m } }\n');
+  writeFileSync(
+    join(dir, 'gw.yaml'),
+    'integrations: { m: { type: mock } }\nroutes: { $default: { integration: m } }\n',
+  );
   const loaded = await loadConfigFile(join(dir, 'gw.yaml'));
   t.equal(loaded.baseDir, dir);
 });
@@ -129,8 +147,19 @@ t.test('the JSON Schema is generated from the same schema', async (t) => {
     properties: Record<string, { default?: unknown }>;
   };
   t.equal(schema.$schema, 'http://json-schema.org/draft-07/schema#');
-  t.same(schema.required, ['integrations', 'routes'], 'keys with defaults stay optional for editors');
+  t.same(
+    schema.required,
+    ['integrations', 'routes'],
+    'keys with defaults stay optional for editors',
+  );
   t.equal(schema.additionalProperties, false);
-  t.same(Object.keys(schema.properties).sort(), ['$schema', 'integrations', 'limits', 'routes', 'server', 'stages']);
+  t.same(Object.keys(schema.properties).sort(), [
+    '$schema',
+    'integrations',
+    'limits',
+    'routes',
+    'server',
+    'stages',
+  ]);
   t.match(JSON.stringify(schema), /"const":"function"/);
 });

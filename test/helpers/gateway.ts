@@ -2,7 +2,11 @@
  * Test helpers: start a real gateway on 127.0.0.1 (port 0) and make raw HTTP requests
  * with node:http, so tests see exactly what went over the wire.
  */
-import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import {
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+} from 'node:http';
 import { createGateway, type Gateway, type GatewayOptions } from '../../lib/index.ts';
 import type { ConfigSource } from '../../lib/gateway.ts';
 import type { Logger } from '../../lib/log.ts';
@@ -36,7 +40,13 @@ export async function startGateway(
   const { t, ...rest } = options;
   const gateway = await createGateway(source, { logger: memoryLogger(logs), ...rest });
   const address = await gateway.listen({ port: 0, host: '127.0.0.1' });
-  const running = { gateway, url: address.url, port: address.port, logs, close: () => gateway.close() };
+  const running = {
+    gateway,
+    url: address.url,
+    port: address.port,
+    logs,
+    close: () => gateway.close(),
+  };
   t?.teardown(() => gateway.close());
   return running;
 }
@@ -62,23 +72,27 @@ export interface RequestOptions {
 /** One HTTP request over a fresh connection; resolves with the whole response. */
 export function request(url: string, options: RequestOptions = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const body = Buffer.concat(chunks);
-        const text = body.toString('utf8');
-        resolve({
-          status: res.statusCode!,
-          headers: res.headers,
-          rawHeaders: res.rawHeaders,
-          body,
-          text,
-          json: <T>() => JSON.parse(text) as T,
+    const req = httpRequest(
+      url,
+      { method: options.method ?? 'GET', headers: options.headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          const text = body.toString('utf8');
+          resolve({
+            status: res.statusCode!,
+            headers: res.headers,
+            rawHeaders: res.rawHeaders,
+            body,
+            text,
+            json: <T>() => JSON.parse(text) as T,
+          });
         });
-      });
-    });
+      },
+    );
     req.on('error', reject);
     const body = options.body;
     if (body === undefined) req.end();
