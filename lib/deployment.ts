@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ConfigError, type ConfigIssue } from './errors.ts';
-import type { GatewayConfig, IntegrationConfig } from './config/schema.ts';
+import type { CorsConfig, GatewayConfig, IntegrationConfig } from './config/schema.ts';
 import { formatPath } from './config/load.ts';
 import { HttpIntegration } from './integrations/http.ts';
 import { loadFunctionIntegration } from './integrations/function.ts';
@@ -13,6 +13,9 @@ import { MockIntegration } from './integrations/mock.ts';
 import type { UpstreamPools } from './integrations/upstream-pools.ts';
 import type { Logger } from './log.ts';
 import type { CompiledRoute, Integration, StageRuntime } from './pipeline/route.ts';
+import { compileRoute, type CompileContext } from './pipeline/compile.ts';
+import type { Authorizer } from './authorizers/authorizer.ts';
+import { CorsPolicy } from './cors.ts';
 import { parseRouteKey, type RouteKey } from './route-key.ts';
 import { RouteTable } from './router.ts';
 import { compileUrlTemplate, resolveStageVariables } from './url-template.ts';
@@ -46,6 +49,12 @@ export interface Deployment {
   /** Named stages by URL prefix; null when there are none (routing then skips the lookup). */
   readonly namedStages: ReadonlyMap<string, CompiledStage> | null;
   readonly summary: DeploymentSummary;
+  /** CORS policy for preflights that match no route (the top-level block), or null. */
+  readonly defaultCors: CorsPolicy | null;
+  /** Whether any route has CORS: when false, OPTIONS requests skip the preflight check. */
+  readonly hasCors: boolean;
+  /** Releases what the deployment holds (authorizer caches and timers). */
+  close(): void;
 }
 
 export interface DeployDeps {
@@ -94,6 +103,35 @@ export async function createDeployment(
     }
   }
 
+  const authorizers = new Map<string, Authorizer>();
+  for (const [name, cfg] of Object.entries(config.authorizers)) {
+    try {
+      // Imported on demand: a config without JWT authorizers never loads jose.
+      const authorizer =
+        cfg.type === 'jwt'
+          ? await (
+              await import('./authorizers/jwt.ts')
+            ).createJwtAuthorizer(name, cfg, { logger: deps.logger, baseDir })
+          : await (
+              await import('./authorizers/function.ts')
+            ).loadFunctionAuthorizer(name, cfg, { logger: deps.logger, baseDir });
+      authorizers.set(name, authorizer);
+    } catch (err) {
+      if (err instanceof ConfigError) issues.push(...err.issues);
+      else issues.push({ path: formatPath(['authorizers', name]), message: String(err) });
+    }
+  }
+  const corsPolicies = new Map<CorsConfig, CorsPolicy>();
+  const ctx: CompileContext = {
+    topLevelCors: config.cors,
+    authorizers,
+    corsPolicy(cfg) {
+      let policy = corsPolicies.get(cfg);
+      if (policy === undefined) corsPolicies.set(cfg, (policy = new CorsPolicy(cfg)));
+      return policy;
+    },
+  };
+
   const summaries: RouteSummary[] = [];
   const stages = new Map<string, CompiledStage>();
   for (const [stageName, stageCfg] of Object.entries(config.stages)) {
@@ -103,23 +141,16 @@ export async function createDeployment(
     };
     const entries: { routeKey: string; value: CompiledRoute }[] = [];
     for (const route of routeKeys) {
-      const integrationName = config.routes[route.key]!.integration;
+      const routeCfg = config.routes[route.key]!;
+      const integrationName = routeCfg.integration;
       const cfg = config.integrations[integrationName]!;
       const integration =
         cfg.type === 'http'
           ? httpIntegration(integrationName, cfg, route, runtime, config, deps, issues)
           : shared.get(integrationName);
       if (integration === undefined) continue;
-      entries.push({
-        routeKey: route.key,
-        value: {
-          routeKey: route.key,
-          resource: route.method === null ? '$default' : route.path,
-          integrationName,
-          filters: null,
-          integration,
-        },
-      });
+      if (routeCfg.authorizer !== undefined && !authorizers.has(routeCfg.authorizer)) continue;
+      entries.push({ routeKey: route.key, value: compileRoute(route, routeCfg, integration, ctx) });
       summaries.push({
         stage: stageName,
         routeKey: route.key,
@@ -135,7 +166,10 @@ export async function createDeployment(
       else throw err;
     }
   }
-  if (issues.length > 0) throw new ConfigError(dedupe(issues));
+  if (issues.length > 0) {
+    for (const a of authorizers.values()) a.close?.();
+    throw new ConfigError(dedupe(issues));
+  }
 
   const defaultStage = stages.get('$default') ?? null;
   stages.delete('$default');
@@ -147,6 +181,11 @@ export async function createDeployment(
     config,
     defaultStage,
     namedStages: stages.size > 0 ? stages : null,
+    defaultCors: config.cors === undefined ? null : ctx.corsPolicy(config.cors),
+    hasCors: corsPolicies.size > 0 || config.cors !== undefined,
+    close() {
+      for (const a of authorizers.values()) a.close?.();
+    },
     summary: {
       id,
       createdAt: createdAt.toISOString(),

@@ -5,6 +5,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { nextRequestId } from './request-id.ts';
+import type { Exchange } from './exchange.ts';
 import { ERRORS, GatewayError, type ErrorCode } from './errors.ts';
 
 // Bodies are constant per code, so they are serialised once at load time.
@@ -42,6 +43,35 @@ export function sendError(
   if (extraHeaders) Object.assign(headers, extraHeaders);
   res.writeHead(ERRORS[code].status, headers);
   res.end(body);
+}
+
+/**
+ * An error reply for an exchange: also carries the exchange's response headers (CORS),
+ * so a browser can read a 401 from an authorizer. `extra` is flat [name, value, ...].
+ */
+export function sendExchangeError(
+  ex: Exchange,
+  code: ErrorCode,
+  extra: readonly string[] | null = null,
+): void {
+  const res = ex.res;
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = BODIES.get(code)!;
+  const headers: string[] = [
+    'content-type',
+    'application/json',
+    'content-length',
+    String(body.length),
+    'apigw-requestid',
+    ex.requestId,
+  ];
+  if (extra !== null) headers.push(...extra);
+  if (ex.responseHeaders !== null) headers.push(...ex.responseHeaders);
+  res.writeHead(ERRORS[code].status, headers);
+  res.end(ex.req.method === 'HEAD' ? undefined : body);
 }
 
 /** For failures before Node has a request object (parse errors): a complete response on the socket. */

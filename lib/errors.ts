@@ -7,10 +7,13 @@
 // Statuses and messages are AWS API Gateway's (HTTP API where it defines one).
 export const ERRORS = {
   PORTICO_BAD_REQUEST: { status: 400, message: 'Bad Request' },
+  PORTICO_UNAUTHORIZED: { status: 401, message: 'Unauthorized' },
+  PORTICO_FORBIDDEN: { status: 403, message: 'Forbidden' },
   PORTICO_ROUTE_NOT_FOUND: { status: 404, message: 'Not Found' },
   PORTICO_BODY_TOO_LARGE: { status: 413, message: 'Request Entity Too Large' },
   PORTICO_HEADERS_TOO_LARGE: { status: 431, message: 'Request Header Fields Too Large' },
   PORTICO_INTERNAL: { status: 500, message: 'Internal Server Error' },
+  PORTICO_AUTHORIZER_ERROR: { status: 500, message: 'Internal Server Error' },
   PORTICO_FUNCTION_ERROR: { status: 500, message: 'Internal Server Error' },
   PORTICO_FUNCTION_TIMEOUT: { status: 500, message: 'Internal Server Error' },
   PORTICO_FUNCTION_INVALID_RESPONSE: { status: 500, message: 'Internal Server Error' },

@@ -3,6 +3,7 @@
  * field set in the constructor, so all exchanges share one hidden shape.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuthorizerContext } from './authorizers/authorizer.ts';
 import type { CompiledRoute, StageRuntime } from './pipeline/route.ts';
 
 export class Exchange {
@@ -21,8 +22,14 @@ export class Exchange {
   readonly path: string;
   /** The query string as received, without '?', or ''. */
   readonly rawQuery: string;
-  /** What an authorizer established about the caller; null until one runs. */
-  authorizer: unknown;
+  /** What an authorizer established (AWS `requestContext.authorizer`); null until one runs. */
+  authorizer: AuthorizerContext | null;
+  /** Flat [name, value, ...] headers every response of this exchange carries (CORS), or null. */
+  responseHeaders: readonly string[] | null;
+  /** Flat [name, value, ...] headers added to the upstream request (authorizer claims), or null. */
+  upstreamHeaders: readonly string[] | null;
+  /** An API key supplied by a function authorizer (AWS key source AUTHORIZER), or null. */
+  usageIdentifierKey: string | null;
 
   constructor(
     req: IncomingMessage,
@@ -46,5 +53,8 @@ export class Exchange {
     this.path = path;
     this.rawQuery = rawQuery;
     this.authorizer = null;
+    this.responseHeaders = null;
+    this.upstreamHeaders = null;
+    this.usageIdentifierKey = null;
   }
 }

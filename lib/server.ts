@@ -3,6 +3,7 @@
  * the route), matches the route, and runs its compiled chain. Hot path.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isPreflight } from './cors.ts';
 import type { Deployment } from './deployment.ts';
 import { sendError } from './error-response.ts';
 import { Exchange } from './exchange.ts';
@@ -36,6 +37,16 @@ export function serveRequest(
     if (candidate !== undefined) {
       stage = candidate;
       path = end < 0 ? '/' : rawPath.slice(end);
+    }
+  }
+  if (deployment.hasCors && req.method === 'OPTIONS' && isPreflight(req)) {
+    // AWS answers preflights itself, routed by the method the browser intends to use.
+    const intended =
+      stage === null ? null : stage.table.find(req.headers['access-control-request-method']!, path);
+    const policy = intended === null ? deployment.defaultCors : intended.value.cors;
+    if (policy !== null) {
+      policy.preflight(req, res, nextRequestId());
+      return;
     }
   }
   const match = stage === null ? null : stage.table.find(req.method!, path);

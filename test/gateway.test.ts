@@ -21,7 +21,7 @@ const mocks = {
 } as const;
 
 /** An upstream that holds each request until the test releases it. */
-async function heldUpstream(t: Tap.Test) {
+async function heldUpstream(t: { teardown(fn: () => unknown): void }) {
   const held: ServerResponse[] = [];
   const arrived: Array<() => void> = [];
   const server = createServer((_req: IncomingMessage, res: ServerResponse) => {

@@ -81,8 +81,141 @@ export const IntegrationSchema = z.discriminatedUnion('type', [
   MockIntegration,
 ]);
 
+/**
+ * Where an authorizer reads the caller's identity, in AWS's selection-expression syntax.
+ * `$request.cookie.name` is Portico's addition.
+ */
+export const IdentitySource = z
+  .string()
+  .regex(
+    /^\$(request\.(header|querystring|cookie)\.[A-Za-z0-9_.~!#$%&'*+^`|-]+|context\.[A-Za-z0-9_.]+|stageVariables\.[A-Za-z0-9_]+)$/,
+    'expected $request.header.NAME, $request.querystring.NAME, $request.cookie.NAME, $context.NAME or $stageVariables.NAME',
+  );
+
+const JWT_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'HS256',
+  'HS384',
+  'HS512',
+] as const;
+
+const HeaderName = z
+  .string()
+  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'expected an HTTP header name');
+
+const JwtAuthorizer = z
+  .strictObject({
+    type: z.literal('jwt'),
+    issuer: z
+      .url()
+      .describe(
+        "Must equal the token's `iss`; OIDC discovery uses {issuer}/.well-known/openid-configuration.",
+      ),
+    audience: z
+      .array(z.string().min(1))
+      .min(1)
+      .max(50)
+      .describe("The token's `aud` or `client_id` must be one of these."),
+    identitySource: IdentitySource.default('$request.header.Authorization'),
+    jwksUri: z
+      .url()
+      .optional()
+      .describe(
+        'Key set URL; without it (and without secret/publicKey) keys come from OIDC discovery.',
+      ),
+    secret: z.string().min(32).optional().describe('HMAC secret for HS256/384/512 (development).'),
+    publicKey: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('A PEM (SPKI) public key or a JWK as JSON (development).'),
+    algorithms: z
+      .array(z.enum(JWT_ALGORITHMS))
+      .min(1)
+      .optional()
+      .describe('Allowed `alg` values; `none` is never allowed.'),
+    clockToleranceSeconds: z.number().int().min(0).max(300).default(0),
+    fetchTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(30_000)
+      .default(1_500)
+      .describe('Discovery and key-set fetch timeout (AWS: 1500 ms).'),
+    claimsToHeaders: z
+      .record(z.string().min(1), HeaderName)
+      .optional()
+      .describe('Claims sent to HTTP integrations as headers, e.g. { sub: x-user-id }.'),
+  })
+  .describe('Verifies a JWT (AWS HTTP API JWT authorizer).');
+
+const FunctionAuthorizer = z
+  .strictObject({
+    type: z.literal('function'),
+    handler: z
+      .string()
+      .regex(/^[^#]+#[A-Za-z_$][\w$.]*$/, 'expected "path/to/module.js#exportName"'),
+    payloadFormatVersion: z.enum(['1.0', '2.0']).default('2.0'),
+    enableSimpleResponses: z
+      .boolean()
+      .default(false)
+      .describe('Payload 2.0 only: the handler returns {isAuthorized, context}.'),
+    identitySource: z
+      .array(IdentitySource)
+      .default([])
+      .describe('If any is missing the request gets 401 without calling the handler.'),
+    resultTtlInSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(3600)
+      .default(0)
+      .describe('Cache results keyed by the identity-source values.'),
+    timeoutMs: z.number().int().min(50).max(30_000).default(10_000),
+    contextToHeaders: z
+      .record(z.string().min(1), HeaderName)
+      .optional()
+      .describe('Context keys sent to HTTP integrations as headers.'),
+  })
+  .describe('An in-process AWS Lambda authorizer.');
+
+export const AuthorizerSchema = z.discriminatedUnion('type', [JwtAuthorizer, FunctionAuthorizer]);
+
+export const CorsSchema = z
+  .strictObject({
+    allowOrigins: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Exact origins, "*", or wildcard subdomains like https://*.example.com.'),
+    allowMethods: z.array(z.string().min(1)).default([]),
+    allowHeaders: z.array(z.string().min(1)).default([]),
+    exposeHeaders: z.array(z.string().min(1)).default([]),
+    maxAge: z.number().int().min(0).max(86_400).optional(),
+    allowCredentials: z.boolean().default(false),
+  })
+  .describe('CORS as AWS HTTP API: preflights are answered by the gateway, before authorizers.');
+
 const Route = z.strictObject({
   integration: z.string().min(1).describe('Name of an entry in `integrations`.'),
+  authorizer: z.string().min(1).optional().describe('Name of an entry in `authorizers`.'),
+  authorizationScopes: z
+    .array(z.string().min(1))
+    .max(10)
+    .optional()
+    .describe("JWT: at least one must be in the token's scope/scp."),
+  cors: z
+    .union([z.literal(false), CorsSchema])
+    .optional()
+    .describe('false turns CORS off for this route; a block replaces the top-level one.'),
 });
 
 const Limits = z.strictObject({
@@ -106,6 +239,8 @@ export const ConfigSchema = z
     limits: Limits.prefault({}),
     stages: z.record(StageName, Stage).default({ $default: {} }),
     integrations: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), IntegrationSchema),
+    authorizers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), AuthorizerSchema).default({}),
+    cors: CorsSchema.optional(),
     routes: z
       .record(z.string(), Route)
       .describe('Route keys as in AWS: "GET /pets/{id}", "$default".'),
@@ -116,6 +251,7 @@ export const ConfigSchema = z
     (config, ctx) => {
       const routes = isRecord(config.routes) ? config.routes : {};
       const integrations = isRecord(config.integrations) ? config.integrations : {};
+      const authorizers = isRecord(config.authorizers) ? config.authorizers : {};
       for (const [key, route] of Object.entries(routes)) {
         const parsed = parseRouteKey(key);
         if (typeof parsed === 'string') {
@@ -135,10 +271,81 @@ export const ConfigSchema = z
             message: `no integration named "${target}"${known.length ? `; defined: ${known.join(', ')}` : ''}`,
           });
         }
+        const authorizer = isRecord(route) ? route.authorizer : undefined;
+        if (typeof authorizer === 'string' && !Object.hasOwn(authorizers, authorizer)) {
+          const known = Object.keys(authorizers);
+          ctx.addIssue({
+            code: 'custom',
+            path: ['routes', key, 'authorizer'],
+            message: `no authorizer named "${authorizer}"${known.length ? `; defined: ${known.join(', ')}` : ''}`,
+          });
+        }
+        const scopes = isRecord(route) ? route.authorizationScopes : undefined;
+        if (
+          scopes !== undefined &&
+          (typeof authorizer !== 'string' ||
+            !isRecord(authorizers[authorizer]) ||
+            authorizers[authorizer].type !== 'jwt')
+        ) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['routes', key, 'authorizationScopes'],
+            message: 'authorizationScopes needs a jwt authorizer on the route',
+          });
+        }
+        if (isRecord(route) && isRecord(route.cors))
+          checkCors(route.cors, ['routes', key, 'cors'], ctx);
+      }
+      if (isRecord(config.cors)) checkCors(config.cors, ['cors'], ctx);
+      for (const [name, auth] of Object.entries(authorizers)) {
+        if (!isRecord(auth)) continue;
+        if (auth.type === 'jwt') {
+          const sources = ['jwksUri', 'secret', 'publicKey'].filter(
+            (k) => (auth as Record<string, unknown>)[k] !== undefined,
+          );
+          if (sources.length > 1) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['authorizers', name],
+              message: `use only one of ${sources.join(', ')}`,
+            });
+          }
+        } else if (auth.type === 'function') {
+          if (auth.enableSimpleResponses === true && auth.payloadFormatVersion === '1.0') {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['authorizers', name, 'enableSimpleResponses'],
+              message: 'simple responses need payloadFormatVersion "2.0"',
+            });
+          }
+          if (
+            typeof auth.resultTtlInSeconds === 'number' &&
+            auth.resultTtlInSeconds > 0 &&
+            (!Array.isArray(auth.identitySource) || auth.identitySource.length === 0)
+          ) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['authorizers', name, 'resultTtlInSeconds'],
+              message: 'caching needs at least one identitySource (the cache key)',
+            });
+          }
+        }
       }
     },
     { when: () => true },
   );
+
+function checkCors(cors: Record<string, unknown>, path: string[], ctx: z.RefinementCtx): void {
+  const origins = Array.isArray(cors.allowOrigins) ? cors.allowOrigins : [];
+  if (cors.allowCredentials === true && origins.includes('*')) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [...path, 'allowOrigins'],
+      message:
+        'allowCredentials: true cannot be combined with the "*" origin (browsers refuse it); list the origins',
+    });
+  }
+}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -149,3 +356,6 @@ export type GatewayConfig = z.output<typeof ConfigSchema>;
 /** What a user writes: every key with a default may be left out. */
 export type GatewayConfigInput = z.input<typeof ConfigSchema>;
 export type IntegrationConfig = z.output<typeof IntegrationSchema>;
+export type AuthorizerConfig = z.output<typeof AuthorizerSchema>;
+export type CorsConfig = z.output<typeof CorsSchema>;
+export type RouteConfig = GatewayConfig['routes'][string];

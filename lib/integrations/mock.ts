@@ -1,5 +1,4 @@
 /** The `mock` integration: a static response, serialised once per deployment. */
-import type { OutgoingHttpHeaders } from 'node:http';
 import type { Exchange } from '../exchange.ts';
 import type { Integration } from '../pipeline/route.ts';
 
@@ -14,27 +13,39 @@ export class MockIntegration implements Integration {
   readonly target: string;
   readonly #status: number;
   readonly #body: Buffer;
-  readonly #headers: OutgoingHttpHeaders;
+  /** Flat [name, value, ...] headers, and the same without access-control-* for CORS routes. */
+  readonly #headers: readonly string[];
+  readonly #headersWithoutCors: readonly string[];
 
   constructor(options: MockOptions) {
     this.#status = options.statusCode;
     const isText = typeof options.body === 'string';
     this.#body = Buffer.from(isText ? (options.body as string) : JSON.stringify(options.body));
-    const headers: OutgoingHttpHeaders = {};
-    for (const [name, value] of Object.entries(options.headers ?? {}))
-      headers[name.toLowerCase()] = value;
-    if (!isText && headers['content-type'] === undefined)
-      headers['content-type'] = 'application/json';
-    headers['content-length'] = this.#body.length;
+    const headers: string[] = [];
+    let hasType = false;
+    for (const [name, value] of Object.entries(options.headers ?? {})) {
+      const lower = name.toLowerCase();
+      if (lower === 'content-length') continue;
+      if (lower === 'content-type') hasType = true;
+      headers.push(lower, value);
+    }
+    if (!isText && !hasType) headers.push('content-type', 'application/json');
+    headers.push('content-length', String(this.#body.length));
     this.#headers = headers;
+    this.#headersWithoutCors = headers.filter(
+      (_, i, all) => !all[i - (i % 2)]!.startsWith('access-control-'),
+    );
     this.target = `mock ${this.#status}`;
   }
 
   handle(ex: Exchange): void {
-    const res = ex.res;
-    // setHeader + writeHead(status) keeps the shared header object unmutated.
-    res.setHeader('apigw-requestid', ex.requestId);
-    res.writeHead(this.#status, this.#headers);
-    res.end(ex.req.method === 'HEAD' ? undefined : this.#body);
+    const headers = [
+      ...(ex.route.cors === null ? this.#headers : this.#headersWithoutCors),
+      'apigw-requestid',
+      ex.requestId,
+    ];
+    if (ex.responseHeaders !== null) headers.push(...ex.responseHeaders);
+    ex.res.writeHead(this.#status, headers);
+    ex.res.end(ex.req.method === 'HEAD' ? undefined : this.#body);
   }
 }

@@ -3,6 +3,7 @@
  * the integration (authorizers, CORS, throttling as they land) and the terminal integration.
  * Envoy's model: a fixed chain per route that always ends in the integration.
  */
+import type { CorsPolicy } from '../cors.ts';
 import type { Exchange } from '../exchange.ts';
 
 /**
@@ -39,4 +40,14 @@ export interface CompiledRoute {
   /** Null when the route has no filters, so the runner can skip straight to the integration. */
   readonly filters: readonly Filter[] | null;
   readonly integration: Integration;
+  /**
+   * The route's CORS policy, or null. When set, preflights for the route are answered by the
+   * gateway and access-control-* headers from the integration are dropped (AWS).
+   */
+  readonly cors: CorsPolicy | null;
+  /**
+   * Lower-case request header names never forwarded from the client because the gateway
+   * sets them (authorizer claims), or null.
+   */
+  readonly gatewayHeaders: ReadonlySet<string> | null;
 }

@@ -155,6 +155,8 @@ t.test('the JSON Schema is generated from the same schema', async (t) => {
   t.equal(schema.additionalProperties, false);
   t.same(Object.keys(schema.properties).sort(), [
     '$schema',
+    'authorizers',
+    'cors',
     'integrations',
     'limits',
     'routes',
