@@ -6,12 +6,18 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher, Pool } from 'undici';
-import { sendError } from '../error-response.ts';
+import { sendExchangeError } from '../error-response.ts';
 import { GatewayError, type ErrorCode } from '../errors.ts';
 import type { Exchange } from '../exchange.ts';
 import type { Logger } from '../log.ts';
 import type { Integration } from '../pipeline/route.ts';
-import { encodePathValue, type TemplatePart, type UrlTemplate } from '../url-template.ts';
+import {
+  encodePathValue,
+  encodeQueryValue,
+  hasDotSegment,
+  type TemplatePart,
+  type UrlTemplate,
+} from '../url-template.ts';
 
 export interface HttpIntegrationOptions {
   readonly name: string;
@@ -24,11 +30,31 @@ export interface HttpIntegrationOptions {
   readonly logger: Logger;
 }
 
-// Request headers never forwarded: hop-by-hop (RFC 9110 §7.6.1), plus those the
-// gateway sets itself. Prototype-less so lookups of client-chosen names are safe.
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
-const DROP_REQUEST = nameSet([...HOP_BY_HOP, 'proxy-authorization', 'host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+// Request headers never forwarded: hop-by-hop (RFC 9110 §7.6.1), those the gateway sets
+// itself, and Expect: Node's server has already answered `100-continue` to the client, and
+// undici refuses the header. Prototype-less so lookups of client-chosen names are safe.
+const HOP_BY_HOP = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+];
+const DROP_REQUEST = nameSet([
+  ...HOP_BY_HOP,
+  'proxy-authorization',
+  'expect',
+  'host',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+]);
 const DROP_RESPONSE = nameSet([...HOP_BY_HOP, 'proxy-authenticate', 'apigw-requestid']);
+
+// A 413 leaves the rest of the body unread on the connection, so it cannot be reused.
+const CONNECTION_CLOSE: readonly string[] = Object.freeze(['connection', 'close']);
 
 function nameSet(names: readonly string[]): Record<string, true | undefined> {
   const set = Object.create(null) as Record<string, true | undefined>;
@@ -44,6 +70,12 @@ export class HttpIntegration implements Integration {
   /** Set when the path has no slots: the common case builds no string. */
   readonly #staticPath: string | null;
   readonly #hasQuery: boolean;
+  /**
+   * For `appendRequestPath`: the URL's path without its trailing '/' (often ''), and its
+   * fixed query, which must follow the request path rather than precede it.
+   */
+  readonly #basePath: string;
+  readonly #baseQuery: string;
   readonly #timeoutMs: number;
   readonly #maxBodyBytes: number;
   readonly #appendRequestPath: boolean;
@@ -57,6 +89,10 @@ export class HttpIntegration implements Integration {
     this.#staticPath =
       template.path.length === 1 && typeof template.path[0] === 'string' ? template.path[0] : null;
     this.#hasQuery = template.path.some((p) => typeof p === 'string' && p.includes('?'));
+    const fixed = this.#staticPath ?? '/';
+    const q = fixed.indexOf('?');
+    this.#basePath = (q < 0 ? fixed : fixed.slice(0, q)).replace(/\/$/, '');
+    this.#baseQuery = q < 0 ? '' : fixed.slice(q + 1);
     this.#timeoutMs = options.timeoutMs;
     this.#maxBodyBytes = options.maxBodyBytes;
     this.#appendRequestPath = options.appendRequestPath;
@@ -69,29 +105,36 @@ export class HttpIntegration implements Integration {
     const req = ex.req;
     const headers = req.headers;
     const declared = headers['content-length'];
-    let hasBody: boolean;
+    let body: IncomingMessage | null = null;
+    let allowance = -1;
     if (declared !== undefined) {
       // Node's parser has already refused a malformed or duplicated Content-Length.
       const length = Number(declared);
       if (length > this.#maxBodyBytes) {
-        sendError(ex.res, 'PORTICO_BODY_TOO_LARGE', ex.requestId, { connection: 'close' });
+        sendExchangeError(ex, 'PORTICO_BODY_TOO_LARGE', CONNECTION_CLOSE);
         return;
       }
-      hasBody = length > 0;
-    } else {
-      hasBody = headers['transfer-encoding'] !== undefined;
-      if (hasBody) limitChunkedBody(req, this.#maxBodyBytes);
+      if (length > 0) body = req;
+    } else if (headers['transfer-encoding'] !== undefined) {
+      body = req;
+      allowance = this.#maxBodyBytes;
+    }
+    const path = this.#buildPath(ex);
+    if (path === null) {
+      sendExchangeError(ex, 'PORTICO_BAD_REQUEST');
+      return;
     }
 
-    const handler = new ProxyHandler(ex, this.#logger, this.#name);
-    ex.res.once('close', onClientClose);
-    (ex.res as ResponseWithProxy)[kProxy] = handler;
+    const handler = new ProxyHandler(ex, this.#logger, this.#name, allowance);
+    (req as RequestWithProxy)[kProxy] = handler;
+    // `on`, not `once`: the response is per request, and `once` wraps the listener.
+    ex.res.on('close', onClientClose);
     this.#pool.dispatch(
       {
         method: req.method as Dispatcher.HttpMethod,
-        path: this.#buildPath(ex),
-        headers: forwardHeaders(req, headers),
-        body: hasBody ? req : null,
+        path,
+        headers: forwardHeaders(ex, headers),
+        body,
         headersTimeout: this.#timeoutMs,
         bodyTimeout: this.#timeoutMs,
       },
@@ -99,30 +142,66 @@ export class HttpIntegration implements Integration {
     );
   }
 
-  #buildPath(ex: Exchange): string {
+  /** The upstream request target, or null when a path variable would climb out of its place. */
+  #buildPath(ex: Exchange): string | null {
+    const query = ex.rawQuery;
+    if (this.#appendRequestPath) {
+      const base = this.#basePath;
+      const requestPath = ex.path;
+      let path = requestPath;
+      if (base !== '') {
+        // `/..` after a base path would reach past it once the upstream resolves it.
+        if (
+          (requestPath.includes('.') || requestPath.includes('%2')) &&
+          hasDotSegment(requestPath, true)
+        ) {
+          return null;
+        }
+        path = base + requestPath;
+      }
+      if (this.#baseQuery !== '')
+        return query === '' ? `${path}?${this.#baseQuery}` : `${path}?${this.#baseQuery}&${query}`;
+      return query === '' ? path : `${path}?${query}`;
+    }
     let path = this.#staticPath;
     if (path === null) {
       path = '';
       const params = ex.params;
-      for (const part of this.#path) {
-        path += typeof part === 'string' ? part : encodePathValue(params?.[part.param] ?? '', part.greedy);
+      const parts = this.#path;
+      for (let i = 0; i < parts.length; i++) {
+        const part = parts[i]!;
+        if (typeof part === 'string') {
+          path += part;
+          continue;
+        }
+        const value = params?.[part.param] ?? '';
+        if (part.query) {
+          path += encodeQueryValue(value);
+          continue;
+        }
+        const encoded = encodePathValue(value, part.greedy);
+        if (encoded === null) return null;
+        path += encoded;
       }
     }
-    if (this.#appendRequestPath) path = path === '/' ? ex.path : path.replace(/\/$/, '') + ex.path;
-    if (ex.rawQuery !== '') path += (this.#hasQuery ? '&' : '?') + ex.rawQuery;
-    return path;
+    if (query === '') return path;
+    return this.#hasQuery ? `${path}&${query}` : `${path}?${query}`;
   }
 }
 
-/** Flat [name, value, ...] list for undici: what the client sent, minus hop-by-hop, plus X-Forwarded-*. */
-function forwardHeaders(req: IncomingMessage, headers: IncomingMessage['headers']): string[] {
+/**
+ * Flat [name, value, ...] list for undici: what the client sent, minus hop-by-hop and the
+ * headers the gateway itself sets (X-Forwarded-*, authorizer claims: a client cannot spoof them).
+ */
+function forwardHeaders(ex: Exchange, headers: IncomingMessage['headers']): string[] {
+  const req = ex.req;
   const out: string[] = [];
   const connection = headers.connection;
-  const named = connection !== undefined && connection !== 'keep-alive' && connection !== 'close'
-    ? connectionTokens(connection)
-    : null;
+  const named = connection === undefined ? null : connectionTokens(connection);
+  const own = ex.route.gatewayHeaders;
   for (const name in headers) {
     if (DROP_REQUEST[name] === true || (named !== null && named.has(name))) continue;
+    if (own !== null && own.has(name)) continue;
     const value = headers[name]!;
     if (typeof value === 'string') out.push(name, value);
     else for (const v of value) out.push(name, v);
@@ -134,34 +213,34 @@ function forwardHeaders(req: IncomingMessage, headers: IncomingMessage['headers'
     (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
   );
   if (headers.host !== undefined) out.push('x-forwarded-host', headers.host);
+  if (ex.upstreamHeaders !== null) out.push(...ex.upstreamHeaders);
   return out;
 }
 
-function connectionTokens(value: string): Set<string> {
+/**
+ * Header names listed in a Connection header (RFC 9110 §7.6.1), or null for the usual
+ * lone `keep-alive` / `close`, which name no header: no Set for the common case.
+ */
+function connectionTokens(value: string): Set<string> | null {
+  const lower = value.toLowerCase();
+  if (lower === 'keep-alive' || lower === 'close') return null;
   const set = new Set<string>();
-  for (const token of value.split(',')) set.add(token.trim().toLowerCase());
+  for (const token of lower.split(',')) set.add(token.trim());
   return set;
 }
 
-function limitChunkedBody(req: IncomingMessage, max: number): void {
-  let seen = 0;
-  const onData = (chunk: Buffer): void => {
-    seen += chunk.length;
-    if (seen > max) {
-      req.off('data', onData);
-      req.destroy(new GatewayError('PORTICO_BODY_TOO_LARGE'));
-    }
-  };
-  req.on('data', onData);
-}
-
 const kProxy = Symbol('portico.proxyHandler');
-type ResponseWithProxy = ServerResponse & { [kProxy]?: ProxyHandler };
+type RequestWithProxy = IncomingMessage & { [kProxy]?: ProxyHandler };
 
 /** The client went away: stop the upstream request at once rather than at its timeout. */
-function onClientClose(this: ResponseWithProxy): void {
-  const handler = this[kProxy];
+function onClientClose(this: ServerResponse): void {
+  const handler = (this.req as RequestWithProxy)[kProxy];
   if (handler !== undefined && !handler.done) handler.abortUpstream();
+}
+
+/** Counts a chunked request body as undici reads it; `this` is the request. */
+function countBodyChunk(this: RequestWithProxy, chunk: Buffer): void {
+  this[kProxy]!.countBody(chunk.length);
 }
 
 /**
@@ -172,28 +251,51 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   readonly #ex: Exchange;
   readonly #logger: Logger;
   readonly #integration: string;
+  /** Bytes a chunked request body may still bring; -1 when its length was declared and checked. */
+  #allowance: number;
   #abort: ((err?: Error) => void) | null = null;
   /** undici's own resume(), already bound: handed to 'drain' without a new closure. */
   #resume: (() => void) | null = null;
   done = false;
 
-  constructor(ex: Exchange, logger: Logger, integration: string) {
+  constructor(ex: Exchange, logger: Logger, integration: string, allowance: number) {
     this.#ex = ex;
     this.#logger = logger;
     this.#integration = integration;
+    this.#allowance = allowance;
   }
 
   abortUpstream(): void {
     this.done = true;
+    // Before onConnect the request is still queued in the pool; onConnect aborts it then.
     this.#abort?.(new GatewayError('PORTICO_UPSTREAM_ERROR', 'client closed the connection'));
+  }
+
+  countBody(bytes: number): void {
+    this.#allowance -= bytes;
+    // This listener runs before undici's, so the chunk that crosses the limit is never sent.
+    if (this.#allowance < 0) this.#abort!(new GatewayError('PORTICO_BODY_TOO_LARGE'));
   }
 
   onConnect(abort: (err?: Error) => void): void {
     this.#abort = abort;
+    if (this.done) {
+      abort(new GatewayError('PORTICO_UPSTREAM_ERROR', 'client closed the connection'));
+      return;
+    }
+    // Counting starts here, not at dispatch: undici attaches its own 'data' listener right
+    // after this call, and a listener added earlier would start the flow and lose chunks.
+    if (this.#allowance >= 0) this.#ex.req.on('data', countBodyChunk);
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    const res = this.#ex.res;
+    // Interim responses (102, 103) are not relayed: writeHead would send them as the
+    // final response. undici itself refuses 100 (we never send Expect) and 101.
+    if (statusCode < 200) return true;
+    const ex = this.#ex;
+    const res = ex.res;
+    // AWS ignores the integration's CORS headers when the route has CORS: ours replace them.
+    const ownsCors = ex.route.cors !== null;
     const out: string[] = [];
     let named: Set<string> | null = null;
     for (let i = 0; i < rawHeaders.length; i += 2) {
@@ -202,13 +304,14 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
         if (name === 'connection') named = connectionTokens(rawHeaders[i + 1]!.toString('latin1'));
         continue;
       }
+      if (ownsCors && name.startsWith('access-control-')) continue;
       out.push(name, rawHeaders[i + 1]!.toString('latin1'));
     }
     if (named !== null) {
       for (let i = out.length - 2; i >= 0; i -= 2) if (named.has(out[i]!)) out.splice(i, 2);
     }
-    out.push('apigw-requestid', this.#ex.requestId);
-    // 1xx are interim responses; undici passes them only for 101 (upgrades), which we refuse.
+    out.push('apigw-requestid', ex.requestId);
+    if (ex.responseHeaders !== null) out.push(...ex.responseHeaders);
     res.writeHead(statusCode, out);
     this.#resume = resume;
     return true;
@@ -231,13 +334,15 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     if (this.done) return;
     this.done = true;
     const code = upstreamErrorCode(err);
-    if (code !== 'PORTICO_BODY_TOO_LARGE') {
-      this.#logger.error(
-        { requestId: this.#ex.requestId, integration: this.#integration, code, err },
-        'upstream request failed',
-      );
+    if (code === 'PORTICO_BODY_TOO_LARGE') {
+      sendExchangeError(this.#ex, code, CONNECTION_CLOSE);
+      return;
     }
-    sendError(this.#ex.res, code, this.#ex.requestId, code === 'PORTICO_BODY_TOO_LARGE' ? { connection: 'close' } : undefined);
+    this.#logger.error(
+      { requestId: this.#ex.requestId, integration: this.#integration, code, err },
+      'upstream request failed',
+    );
+    sendExchangeError(this.#ex, code);
   }
 }
 

@@ -1,5 +1,5 @@
 /** Drives one exchange through its route's compiled chain. Hot path. */
-import { sendError, toGatewayError } from '../error-response.ts';
+import { sendExchangeError, toGatewayError } from '../error-response.ts';
 import type { Exchange } from '../exchange.ts';
 
 export function runRoute(ex: Exchange): void {
@@ -32,5 +32,5 @@ function invoke(ex: Exchange): void {
 }
 
 function fail(ex: Exchange, err: unknown): void {
-  sendError(ex.res, toGatewayError(err).code, ex.requestId);
+  sendExchangeError(ex, toGatewayError(err).code);
 }
