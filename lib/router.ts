@@ -90,6 +90,7 @@ export class RouteTable<T> {
         .join('/');
     const store: Stored<T> = {
       value,
+      match: { value, params: null },
       greedy,
       hasParams: route.segments.some((s) => s.kind !== 'static'),
     };
@@ -102,26 +103,25 @@ export class RouteTable<T> {
    */
   find(method: string, path: string): RouteMatch<T> | null {
     const found = this.#fmw.find(method as HTTPMethod, path);
-    if (found !== null) {
-      const stored = found.store as Stored<T>;
-      if (!stored.hasParams) return { value: stored.value, params: null };
-      const params = found.params as Record<string, string>;
-      if (stored.greedy === null) return { value: stored.value, params };
-      const rest = params['*'];
-      // AWS: a greedy variable matches one or more characters, so /pets/ is not /pets/{proxy+}.
-      if (rest !== undefined && rest !== '') {
-        const out: Record<string, string> = {};
-        for (const k in params) if (k !== '*') out[k] = params[k]!;
-        out[stored.greedy] = rest;
-        return { value: stored.value, params: out };
-      }
-    }
-    return this.#default;
+    if (found === null) return this.#default;
+    const stored = found.store as Stored<T>;
+    if (!stored.hasParams) return stored.match;
+    const params = found.params as Record<string, string>;
+    // AWS: a path variable matches one or more characters, so /pets/ is neither
+    // /pets/{id} nor /pets/{proxy+}; such a request falls to $default.
+    for (const k in params) if (params[k] === '') return this.#default;
+    if (stored.greedy === null) return { value: stored.value, params };
+    const out: Record<string, string> = {};
+    for (const k in params) if (k !== '*') out[k] = params[k]!;
+    out[stored.greedy] = params['*']!;
+    return { value: stored.value, params: out };
   }
 }
 
 interface Stored<T> {
   readonly value: T;
+  /** The answer for routes without variables, allocated once. */
+  readonly match: RouteMatch<T>;
   readonly greedy: string | null;
   readonly hasParams: boolean;
 }

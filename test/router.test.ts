@@ -70,6 +70,13 @@ t.test('anything beats $default; $default alone catches everything', async (t) =
   t.equal(match(rt, 'POST', '/')?.route, '$default');
 });
 
+t.test('a path variable needs at least one character', async (t) => {
+  const rt = table(['GET /users/{id}', 'GET /users/{id}/profile', '$default']);
+  t.same(match(rt, 'GET', '/users/7'), { route: 'GET /users/{id}', params: { id: '7' } });
+  t.equal(match(rt, 'GET', '/users/')?.route, '$default');
+  t.equal(match(rt, 'GET', '/users//profile')?.route, '$default');
+});
+
 t.test('path variables are URL-decoded; matching is exact and case-sensitive', async (t) => {
   const rt = table(['GET /users/{name}/files/{path+}', 'GET /Caps']);
   t.same(match(rt, 'GET', '/users/a%20b/files/x%2Fy/z.txt')?.params, {
