@@ -1,5 +1,25 @@
-/** The `function` integration: an in-process AWS Lambda-style handler. (Being built.) */
-import { ConfigError } from '../errors.ts';
+/**
+ * The `function` integration: an in-process AWS Lambda-style handler behind a Lambda proxy
+ * integration. The handler is imported and the payload format chosen once, at deploy time;
+ * per request the body is read whole, the event built, the handler invoked under a
+ * timeout, and its result turned into the response. Failures are logged with their cause
+ * and answered with AWS's `500 {"message":"Internal Server Error"}`.
+ */
+import { sendExchangeError } from '../error-response.ts';
+import type { ErrorCode } from '../errors.ts';
+import type { Exchange } from '../exchange.ts';
+import { readBody, type BodySink } from '../lambda/body.ts';
+import {
+  InvocationContext,
+  functionIdentity,
+  type FunctionHandler,
+  type FunctionIdentity,
+  type InvocationSettler,
+} from '../lambda/context.ts';
+import { loadHandler } from '../lambda/handler-module.ts';
+import type { LambdaResponse, PayloadFormat } from '../lambda/payload.ts';
+import { payloadV1 } from '../lambda/payload-v1.ts';
+import { payloadV2 } from '../lambda/payload-v2.ts';
 import type { Logger } from '../log.ts';
 import type { Integration } from '../pipeline/route.ts';
 
@@ -16,6 +36,191 @@ export interface FunctionIntegrationOptions {
 }
 
 /** Loads the handler module; throws ConfigError (path `integrations.<name>.handler`) on failure. */
-export async function loadFunctionIntegration(options: FunctionIntegrationOptions): Promise<Integration> {
-  throw new ConfigError([{ path: `integrations.${options.name}.handler`, message: 'not implemented yet' }]);
+export async function loadFunctionIntegration(
+  options: FunctionIntegrationOptions,
+): Promise<Integration> {
+  const handler = await loadHandler(
+    ['integrations', options.name, 'handler'],
+    options.handler,
+    options.baseDir,
+  );
+  return new FunctionIntegration(options, handler);
+}
+
+/** What every invocation of one integration shares, resolved once. */
+interface FunctionRuntime {
+  readonly name: string;
+  readonly handler: FunctionHandler<unknown, unknown>;
+  /** AWS's rule: a handler declaring a third parameter completes through the callback. */
+  readonly callbackStyle: boolean;
+  readonly format: PayloadFormat;
+  readonly timeoutMs: number;
+  readonly identity: FunctionIdentity;
+  readonly logger: Logger;
+}
+
+class FunctionIntegration implements Integration, BodySink {
+  readonly type = 'function';
+  readonly target: string;
+  readonly #runtime: FunctionRuntime;
+  readonly #maxBodyBytes: number;
+
+  constructor(options: FunctionIntegrationOptions, handler: FunctionHandler) {
+    const fn = handler as FunctionHandler<unknown, unknown>;
+    this.#runtime = {
+      name: options.name,
+      handler: fn,
+      callbackStyle: fn.length >= 3,
+      format: options.payloadFormatVersion === '1.0' ? payloadV1 : payloadV2,
+      timeoutMs: options.timeoutMs,
+      identity: functionIdentity(options.name),
+      logger: options.logger,
+    };
+    this.#maxBodyBytes = options.maxBodyBytes;
+    this.target = `${options.handler} (payload ${options.payloadFormatVersion})`;
+  }
+
+  handle(ex: Exchange): void {
+    readBody(ex, this.#maxBodyBytes, this);
+  }
+
+  /** Hot path: called once the body is complete (synchronously when there is none). */
+  bodyRead(ex: Exchange, body: Buffer | null): void {
+    const rt = this.#runtime;
+    let event: object;
+    try {
+      event = rt.format.buildEvent(ex, body);
+    } catch (err) {
+      fail(rt, ex, 'PORTICO_INTERNAL', err, 'could not build the Lambda event');
+      return;
+    }
+    const inv = new Invocation(rt, ex);
+    let out: unknown;
+    try {
+      out = rt.callbackStyle
+        ? rt.handler(event, inv.context, inv.settle.bind(inv))
+        : rt.handler(event, inv.context, noCallback);
+    } catch (err) {
+      inv.reject(err);
+      return;
+    }
+    if (isPromiseLike(out)) void awaitResult(inv, out);
+    // AWS's runtime ignores a plain return value. Here a value is taken as the result (what
+    // the author meant); undefined leaves it to context.succeed/done/fail or the timeout.
+    else if (!rt.callbackStyle && out !== undefined) inv.settle(null, out);
+  }
+}
+
+// Handlers with fewer than three parameters never see the callback; one function serves all.
+function noCallback(): void {}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/** `await` instead of `.then(a, b)`: no closures per request. */
+async function awaitResult(inv: Invocation, promise: PromiseLike<unknown>): Promise<void> {
+  let result: unknown;
+  try {
+    result = await promise;
+  } catch (err) {
+    inv.reject(err);
+    return;
+  }
+  inv.settle(null, result);
+}
+
+/**
+ * One call of the handler. Whatever completes it first (returned promise, callback, legacy
+ * context method, timeout) wins; everything after is ignored.
+ */
+class Invocation implements InvocationSettler {
+  readonly rt: FunctionRuntime;
+  readonly ex: Exchange;
+  readonly context: InvocationContext;
+  readonly timer: NodeJS.Timeout;
+  settled = false;
+
+  constructor(rt: FunctionRuntime, ex: Exchange) {
+    this.rt = rt;
+    this.ex = ex;
+    this.context = new InvocationContext(rt.identity, Date.now() + rt.timeoutMs, this);
+    this.timer = setTimeout(onTimeout, rt.timeoutMs, this);
+  }
+
+  /** Callback semantics: a non-null error fails the invocation, otherwise `result` is the answer. */
+  settle(error: unknown, result: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    if (error !== null && error !== undefined) {
+      fail(this.rt, this.ex, 'PORTICO_FUNCTION_ERROR', error, 'function failed');
+      return;
+    }
+    const response = this.rt.format.parseResult(result);
+    if (typeof response === 'string') {
+      fail(
+        this.rt,
+        this.ex,
+        'PORTICO_FUNCTION_INVALID_RESPONSE',
+        new Error(response),
+        'function returned an invalid response',
+      );
+      return;
+    }
+    send(this.rt, this.ex, response);
+  }
+
+  /** A thrown error or rejected promise fails the invocation whatever its value, even undefined. */
+  reject(reason: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    fail(this.rt, this.ex, 'PORTICO_FUNCTION_ERROR', reason, 'function failed');
+  }
+}
+
+function onTimeout(inv: Invocation): void {
+  if (inv.settled) return;
+  inv.settled = true;
+  const err = new Error(`handler did not complete within ${inv.rt.timeoutMs} ms`);
+  fail(inv.rt, inv.ex, 'PORTICO_FUNCTION_TIMEOUT', err, 'function timed out');
+}
+
+function fail(rt: FunctionRuntime, ex: Exchange, code: ErrorCode, err: unknown, msg: string): void {
+  rt.logger.error({ requestId: ex.requestId, integration: rt.name, code, err }, msg);
+  sendExchangeError(ex, code);
+}
+
+function send(rt: FunctionRuntime, ex: Exchange, response: LambdaResponse): void {
+  const res = ex.res;
+  const { statusCode, body } = response;
+  let headers = response.headers;
+  // AWS: with CORS configured, the gateway's CORS headers replace the integration's.
+  if (ex.route.cors !== null) headers = withoutCorsHeaders(headers);
+  // RFC 9110 §8.6: no Content-Length on 204; 304 would describe the cached representation.
+  const bodyless = statusCode === 204 || statusCode === 304;
+  if (!bodyless) headers.push('content-length', String(body.length));
+  headers.push('apigw-requestid', ex.requestId);
+  if (ex.responseHeaders !== null) headers.push(...ex.responseHeaders);
+  try {
+    // Node validates every pair before writing anything, so a bad value leaves res untouched.
+    res.writeHead(statusCode, headers);
+  } catch (err) {
+    fail(rt, ex, 'PORTICO_FUNCTION_INVALID_RESPONSE', err, 'function returned an invalid response');
+    return;
+  }
+  res.end(bodyless || ex.req.method === 'HEAD' ? undefined : body);
+}
+
+function withoutCorsHeaders(headers: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (!headers[i]!.startsWith('access-control-')) out.push(headers[i]!, headers[i + 1]!);
+  }
+  return out;
 }
