@@ -13,3 +13,23 @@ export { ConfigError, GatewayError, ERRORS } from './errors.ts';
 export type { ConfigIssue, ErrorCode } from './errors.ts';
 export type { Logger } from './log.ts';
 export { defineConfig } from './define-config.ts';
+export type {
+  LambdaEventV2,
+  LambdaRequestContextV2,
+  LambdaStructuredResultV2,
+  LambdaResultV2,
+} from './lambda/payload-v2.ts';
+export type {
+  LambdaEventV1,
+  LambdaRequestContextV1,
+  LambdaIdentityV1,
+  LambdaAuthorizerV1,
+  LambdaResultV1,
+} from './lambda/payload-v1.ts';
+export type {
+  LambdaContext,
+  LambdaCallback,
+  FunctionHandler,
+  FunctionHandlerV1,
+} from './lambda/context.ts';
+export type { AuthorizerContext } from './authorizers/authorizer.ts';
