@@ -5,5 +5,5 @@ import module from 'node:module';
 // Caches compiled bytecode between runs on Node >= 22.1; absent on Node 20.
 (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
-const { main } = await import('../lib/cli.ts');
-process.exitCode = await main(process.argv.slice(2));
+const { run } = await import('../lib/cli.ts');
+await run(process.argv.slice(2));

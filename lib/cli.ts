@@ -1,29 +1,46 @@
 /**
- * The `portico` command line. Every command returns an exit code rather than calling
- * process.exit, so output is flushed and tests can call main() directly.
- * Exit codes: 0 ok, 1 failure (bad config, port in use), 2 usage error.
+ * The `portico` command line. `main()` returns an exit code and never calls process.exit
+ * (except for a second stop signal), so tests can call it; `run()` is what the bin calls:
+ * it adds the process-level guards and exits once output is flushed.
+ * Exit codes: 0 ok, 1 failure (bad config, port in use), 2 usage error, 128 + signal number
+ * when a second SIGINT/SIGTERM cuts a drain short.
+ * Errors are one line each, never a stack trace unless PORTICO_DEBUG is set.
  */
-import { readFileSync } from 'node:fs';
-import { access, mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError, formatIssue } from './errors.ts';
+import type { DeploymentSummary } from './deployment.ts';
+import { ConfigError, type ConfigIssue } from './errors.ts';
 
-const USAGE = `Usage: portico [command] [options]
+const USAGE = `Usage:
+  portico [start] [--config FILE] [--port N] [--host H]
+  portico validate [FILE]
+  portico routes [FILE]
+  portico init [DIR]
+  portico schema
 
 Commands:
   start              Start the gateway (the default command)
-  validate [FILE]    Check a config file; print each problem with its path and line
+  validate [FILE]    Check a config file; print each problem on one line with its
+                     position and config path
   routes [FILE]      Print the route table: stage, route key, integration, target
-  init [DIR]         Write a starter portico.yaml and handler into DIR (default: .)
-  schema             Print the config JSON Schema (for editors)
+  init [DIR]         Write a starter portico.yaml and handlers/hello.mjs into DIR
+                     (default: the current folder); never overwrites a file
+  schema             Print the config's JSON Schema (for editors)
 
 Options:
-  -c, --config FILE  Config file (default: portico.yaml in the current folder)
-  -p, --port N       Port to listen on (overrides server.port; 0 picks a free port)
+  -c, --config FILE  Config file, YAML or JSON (default: portico.yaml)
+  -p, --port N       Port to listen on, 0-65535 (overrides server.port; 0 picks a free one)
       --host H       Address to listen on (overrides server.host)
   -h, --help         Show this help
   -v, --version      Show the version
+
+Exit codes: 0 ok, 1 failed (invalid config, port in use...), 2 usage error.
+SIGTERM or SIGINT drains in-flight requests, then exits 0; a second one exits at once.
+Set PORTICO_DEBUG=1 to print the stack trace of an unexpected error.
 `;
 
 const OPTIONS = {
@@ -34,30 +51,51 @@ const OPTIONS = {
   version: { type: 'boolean', short: 'v' },
 } as const;
 
-const COMMANDS = new Set(['start', 'validate', 'routes', 'init', 'schema']);
+const COMMANDS = new Set(['start', 'validate', 'routes', 'init', 'schema', 'help']);
+const DEFAULT_CONFIG = 'portico.yaml';
 
+/** Runs one command; resolves with the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
-    return usageError((err as Error).message);
+    return usageError(describeArgsError(err));
   }
   const { values, positionals } = parsed;
-  if (values.help) {
+  if (values.help || positionals[0] === 'help') {
     process.stdout.write(USAGE);
     return 0;
   }
   if (values.version) {
-    process.stdout.write(`${version()}\n`);
+    process.stdout.write(`${packageInfo()?.version ?? 'unknown'}\n`);
     return 0;
   }
   const command = positionals[0] ?? 'start';
-  if (!COMMANDS.has(command)) return usageError(`unknown command "${command}"`);
-  if (positionals.length > 2 || (positionals.length > 1 && (command === 'start' || command === 'schema'))) {
-    return usageError(`unexpected argument "${positionals.at(-1)}"`);
+  if (!COMMANDS.has(command)) {
+    const hint = /\.(ya?ml|json)$/i.test(command)
+      ? `; to start with a config file, use --config ${command}`
+      : '';
+    return usageError(`unknown command "${command}"${hint}`);
   }
-  const file = positionals[1] ?? values.config ?? 'portico.yaml';
+  const maxPositionals = command === 'start' || command === 'schema' ? 1 : 2;
+  if (positionals.length > maxPositionals) {
+    const extra = positionals[maxPositionals]!;
+    const hint = command === 'start' ? `; to name a config file, use --config ${extra}` : '';
+    return usageError(`unexpected argument "${extra}"${hint}`);
+  }
+  for (const flag of ['port', 'host'] as const) {
+    if (values[flag] !== undefined && command !== 'start') {
+      return usageError(`--${flag} applies only to "portico start"`);
+    }
+  }
+  if (values.config !== undefined && (command === 'init' || command === 'schema')) {
+    return usageError(`--config does not apply to "portico ${command}"`);
+  }
+  if (values.config !== undefined && positionals[1] !== undefined) {
+    return usageError('give the config file once: as an argument or with --config, not both');
+  }
+  const file = positionals[1] ?? values.config ?? DEFAULT_CONFIG;
   try {
     switch (command) {
       case 'validate':
@@ -68,49 +106,125 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await init(positionals[1] ?? '.');
       case 'schema':
         return await schema();
-      default:
-        return await start(file, values.port, values.host);
+      default: {
+        const listen = parseListenFlags(values.port, values.host);
+        if (typeof listen === 'string') return usageError(listen);
+        return await start(file, listen, values.config === undefined);
+      }
     }
   } catch (err) {
+    if (err instanceof ConfigError) return reportConfigError(err, file);
     return fail(err);
   }
 }
 
-async function start(file: string, portFlag?: string, host?: string): Promise<number> {
-  let port: number | undefined;
-  if (portFlag !== undefined) {
-    port = Number(portFlag);
-    if (!/^\d+$/.test(portFlag) || port > 65535) return usageError(`--port must be 0-65535, got "${portFlag}"`);
+/**
+ * The bin's entry: runs main(), then exits once stdout and stderr are flushed, so a handler
+ * module that keeps a timer or socket open cannot keep `validate` (or a drained gateway) alive.
+ */
+export async function run(argv: readonly string[]): Promise<void> {
+  // `portico routes | head -1` closes the pipe early: that is not an error worth a stack.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    });
+  }
+  // User handler code runs in this process; an error it throws outside a request is
+  // reported on one line rather than as Node's default stack dump.
+  process.on('uncaughtException', (err) => process.exit(fail(err)));
+  process.on('unhandledRejection', (err) => process.exit(fail(err)));
+  const code = await main(argv);
+  process.exitCode = code;
+  await new Promise<void>((done) =>
+    process.stdout.write('', () => process.stderr.write('', () => done())),
+  );
+  process.exit(code);
+}
+
+interface ListenFlags {
+  readonly port?: number;
+  readonly host?: string;
+}
+
+function parseListenFlags(
+  port: string | undefined,
+  host: string | undefined,
+): ListenFlags | string {
+  const out: { port?: number; host?: string } = {};
+  if (port !== undefined) {
+    if (!/^\d{1,5}$/.test(port) || Number(port) > 65535)
+      return `--port must be a number from 0 to 65535, got "${port}"`;
+    out.port = Number(port);
+  }
+  if (host !== undefined) {
+    if (host.trim() === '') return '--host must not be empty';
+    out.host = host;
+  }
+  return out;
+}
+
+async function start(file: string, listen: ListenFlags, defaultFile: boolean): Promise<number> {
+  if (defaultFile && !existsSync(file)) {
+    return error(
+      `${file}: config file not found (create one with "portico init", or pass --config FILE)`,
+    );
   }
   const { createGateway } = await import('./gateway.ts');
   const gateway = await createGateway(file);
   let address;
   try {
-    address = await gateway.listen({ ...(port !== undefined ? { port } : {}), ...(host ? { host } : {}) });
+    address = await gateway.listen(listen);
   } catch (err) {
     await gateway.close();
     const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
-    if (e.code === 'EADDRINUSE') return error(`port ${e.port} is already in use on ${e.address}`);
-    if (e.code === 'EACCES') return error(`no permission to listen on port ${e.port}`);
-    if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') return error(`cannot listen on host "${host ?? gateway.config.server.host}"`);
-    throw err;
+    const port = e.port ?? listen.port ?? gateway.config.server.port;
+    const host = e.address ?? listen.host ?? gateway.config.server.host;
+    switch (e.code) {
+      case 'EADDRINUSE':
+        return error(`port ${port} is already in use on ${host} (choose another with --port)`);
+      case 'EACCES':
+        return error(`no permission to listen on port ${port} (ports below 1024 need privileges)`);
+      case 'EADDRNOTAVAIL':
+      case 'ENOTFOUND':
+      case 'EAI_AGAIN':
+        return error(
+          `cannot listen on host "${listen.host ?? gateway.config.server.host}": no such local address`,
+        );
+      default:
+        throw err;
+    }
   }
-  const { summary } = { summary: gateway.deployment };
+  const summary = gateway.deployment;
+  const routeCount = new Set(summary.routes.map((r) => r.routeKey)).size;
+  const stages = summary.stages
+    .map((s) => (s === '$default' ? '$default at /' : `${s} at /${s}/`))
+    .join(', ');
   process.stdout.write(
-    `portico listening on ${address.url} (deployment ${summary.id}, ${summary.routes.length} routes, stages: ${summary.stages.join(', ')})\n`,
+    `portico listening on ${address.url} (${routeCount} route${routeCount === 1 ? '' : 's'}; stages: ${stages})\n`,
   );
+  return waitForStopSignal(() => gateway.close());
+}
+
+/** First SIGTERM/SIGINT: stop accepting, drain, resolve 0. A second: exit at once (128 + signal). */
+function waitForStopSignal(close: () => Promise<void>): Promise<number> {
   return new Promise<number>((resolvePromise) => {
-    let signals = 0;
+    let stopping = false;
     const onSignal = (signal: NodeJS.Signals): void => {
-      if (++signals > 1) {
-        process.stderr.write(`portico: ${signal} again, exiting now\n`);
-        process.exit(1);
+      if (stopping) {
+        process.stderr.write(
+          `portico: ${signal} again, exiting without waiting for in-flight requests\n`,
+        );
+        process.exit(128 + (osConstants.signals[signal] ?? 0));
       }
-      process.stdout.write(`portico: ${signal}, draining in-flight requests\n`);
-      gateway.close().then(
+      stopping = true;
+      process.stdout.write(
+        `portico: ${signal}, draining in-flight requests (send it again to exit now)\n`,
+      );
+      close().then(
         () => {
           process.off('SIGTERM', onSignal);
           process.off('SIGINT', onSignal);
+          process.stdout.write('portico: stopped\n');
           resolvePromise(0);
         },
         (err: unknown) => resolvePromise(fail(err)),
@@ -121,32 +235,41 @@ async function start(file: string, portFlag?: string, host?: string): Promise<nu
   });
 }
 
-async function validate(file: string): Promise<number> {
+/** Loads and compiles a config exactly as `start` would, without listening. */
+async function compile(file: string): Promise<DeploymentSummary> {
   const { loadConfigFile } = await import('./config/load.ts');
   const { createDeployment } = await import('./deployment.ts');
   const { UpstreamPools } = await import('./integrations/upstream-pools.ts');
   const { silentLogger } = await import('./log.ts');
   const loaded = await loadConfigFile(file);
-  // Compiling catches what the schema alone cannot (stage variables, handler exports).
   const pools = new UpstreamPools();
-  const deployment = await createDeployment(loaded.config, loaded.baseDir, { pools, logger: silentLogger });
-  await pools.close();
-  const s = deployment.summary;
-  process.stdout.write(`${file}: ok (${Object.keys(loaded.config.routes).length} routes, stages: ${s.stages.join(', ')})\n`);
+  try {
+    // Compiling catches what the schema alone cannot (stage variables, URL templates, handler exports).
+    const deployment = await createDeployment(loaded.config, loaded.baseDir, {
+      pools,
+      logger: silentLogger,
+    });
+    deployment.close();
+    return deployment.summary;
+  } finally {
+    await pools.close();
+  }
+}
+
+async function validate(file: string): Promise<number> {
+  const summary = await compile(file);
+  const routeCount = new Set(summary.routes.map((r) => r.routeKey)).size;
+  process.stdout.write(
+    `${file}: ok (${routeCount} route${routeCount === 1 ? '' : 's'}; stages: ${summary.stages.join(', ')})\n`,
+  );
   return 0;
 }
 
 async function routes(file: string): Promise<number> {
-  const { loadConfigFile } = await import('./config/load.ts');
-  const { createDeployment } = await import('./deployment.ts');
-  const { UpstreamPools } = await import('./integrations/upstream-pools.ts');
-  const { silentLogger } = await import('./log.ts');
-  const loaded = await loadConfigFile(file);
-  const pools = new UpstreamPools();
-  const deployment = await createDeployment(loaded.config, loaded.baseDir, { pools, logger: silentLogger });
-  await pools.close();
+  const summary = await compile(file);
   const rows = [['STAGE', 'ROUTE', 'INTEGRATION', 'TARGET']];
-  for (const r of deployment.summary.routes) rows.push([r.stage, r.routeKey, `${r.integration} (${r.type})`, r.target]);
+  for (const r of summary.routes)
+    rows.push([r.stage, r.routeKey, `${r.integration} (${r.type})`, r.target]);
   process.stdout.write(table(rows));
   return 0;
 }
@@ -157,8 +280,9 @@ async function schema(): Promise<number> {
   return 0;
 }
 
-const STARTER_CONFIG = `# yaml-language-server: $schema=https://unpkg.com/portico/schema.json
-# Portico gateway config. Reference: https://www.npmjs.com/package/portico
+function starterConfig(schemaRef: string | null): string {
+  return `${schemaRef ? `# yaml-language-server: $schema=${schemaRef}\n` : ''}# A Portico gateway: AWS API Gateway HTTP API routes on your machine.
+# Check it with "portico validate portico.yaml"; start it with "portico --config portico.yaml".
 server:
   port: 8080
   host: 127.0.0.1
@@ -187,8 +311,9 @@ routes:
   ANY /api/{proxy+}: { integration: backend }
   GET /ping: { integration: ping }
 `;
+}
 
-const STARTER_HANDLER = `// An AWS Lambda-style handler (payload format 2.0).
+const STARTER_HANDLER = `// An AWS Lambda-style handler, called with a payload format 2.0 event.
 export async function handler(event, context) {
   const name = event.queryStringParameters?.name ?? 'world';
   return {
@@ -203,13 +328,24 @@ async function init(dir: string): Promise<number> {
   const configPath = join(dir, 'portico.yaml');
   const handlerPath = join(dir, 'handlers', 'hello.mjs');
   for (const p of [configPath, handlerPath]) {
-    if (await exists(p)) return error(`${p} already exists; not overwriting it`);
+    if (await exists(p))
+      return error(`${p} already exists; not overwriting it (nothing was written)`);
   }
+  // Point editors at this installation's schema.json, relative to the new config.
+  const root = packageInfo()?.dir;
+  const schemaFile = root === undefined ? null : join(root, 'schema.json');
+  const schemaRef =
+    schemaFile !== null && existsSync(schemaFile)
+      ? toPosix(relative(resolve(dir), schemaFile))
+      : null;
   await mkdir(dirname(handlerPath), { recursive: true });
-  await writeFile(configPath, STARTER_CONFIG, { flag: 'wx' });
+  await writeFile(configPath, starterConfig(schemaRef), { flag: 'wx' });
   await writeFile(handlerPath, STARTER_HANDLER, { flag: 'wx' });
-  const shown = relative(process.cwd(), resolve(configPath)) || configPath;
-  process.stdout.write(`wrote ${shown} and ${relative(process.cwd(), resolve(handlerPath))}\nstart it with: portico --config ${shown}\n`);
+  process.stdout.write(
+    `wrote ${configPath} and ${handlerPath}\n` +
+      `check it:  portico validate ${configPath}\n` +
+      `start it:  portico --config ${configPath}\n`,
+  );
   return 0;
 }
 
@@ -222,14 +358,62 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
+function toPosix(path: string): string {
+  const p = sep === '/' ? path : path.split(sep).join('/');
+  return p.startsWith('.') || p.startsWith('/') ? p : `./${p}`;
 }
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return (
+    rows
+      .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  '))
+      .join('\n') + '\n'
+  );
+}
+
+let cachedPackage: { dir: string; version: string } | null | undefined;
+
+/**
+ * The nearest package.json named "portico" above this file: `dist/lib/cli.js` when built,
+ * `lib/cli.ts` when run from source (`node bin/portico.ts` on Node >= 22.18).
+ */
+function packageInfo(): { dir: string; version: string } | null {
+  if (cachedPackage !== undefined) return cachedPackage;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        name?: unknown;
+        version?: unknown;
+      };
+      if (pkg.name === 'portico' && typeof pkg.version === 'string')
+        return (cachedPackage = { dir, version: pkg.version });
+    } catch {
+      // No (readable) package.json here: keep walking up.
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return (cachedPackage = null);
+    dir = parent;
+  }
+}
+
+function describeArgsError(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  const message = e.message ?? String(err);
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const name = /'([^']+)'/.exec(message)?.[1];
+    if (name !== undefined) return `unknown option "${name}"`;
+  }
+  // Node's messages read "Option '-p, --port <value>' argument missing".
+  const option =
+    /^Option '(?:-\w, )?(--[\w-]+)[^']*' (argument missing|does not take an argument)/.exec(
+      message,
+    );
+  if (option !== null) {
+    return `${option[1]} ${option[2] === 'argument missing' ? 'needs a value' : 'does not take a value'}`;
+  }
+  return message.split('. ')[0]!;
 }
 
 function usageError(message: string): number {
@@ -243,13 +427,93 @@ function error(message: string): number {
 }
 
 function fail(err: unknown): number {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`portico: ${err.issues.length === 1 ? 'invalid config' : `invalid config (${err.issues.length} problems)`}\n`);
-    process.stderr.write(`${err.issues.map(formatIssue).join('\n')}\n`);
-    return 1;
-  }
-  // Unexpected: one line, no stack (set PORTICO_DEBUG=1 for it).
-  process.stderr.write(`portico: ${err instanceof Error ? err.message : String(err)}\n`);
-  if (process.env.PORTICO_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+  // Unexpected: one line, no stack (PORTICO_DEBUG=1 shows it).
+  const e = err as { message?: unknown; code?: unknown; stack?: unknown };
+  const message = err instanceof Error ? err.message : String(err);
+  const code = typeof e?.code === 'string' && !message.includes(e.code) ? ` (${e.code})` : '';
+  process.stderr.write(`portico: ${message.split('\n')[0]}${code}\n`);
+  if (process.env.PORTICO_DEBUG && typeof e?.stack === 'string')
+    process.stderr.write(`${e.stack}\n`);
   return 1;
+}
+
+/**
+ * One line per problem, compiler style (`file:line:col: path: message`), then a count.
+ * Problems found while compiling (not by the schema) have a config path but no position:
+ * they are located in the file here.
+ */
+async function reportConfigError(err: ConfigError, file: string): Promise<number> {
+  const issues = err.issues;
+  const only = issues[0];
+  if (issues.length === 1 && only !== undefined && only.path === '' && only.line === undefined) {
+    // A file-level problem such as "config file not found".
+    return error(`${only.file ?? file}: ${only.message}`);
+  }
+  const located = await locateIssues(issues, file);
+  process.stderr.write(`${located.map(formatLine).join('\n')}\n`);
+  const n = issues.length;
+  return error(`${file}: invalid config (${n} problem${n === 1 ? '' : 's'})`);
+}
+
+function formatLine(issue: ConfigIssue): string {
+  let where = issue.file ?? '';
+  if (issue.line !== undefined) where += `:${issue.line}:${issue.column ?? 1}`;
+  return `${where ? `${where}: ` : ''}${issue.path ? `${issue.path}: ` : ''}${issue.message}`;
+}
+
+async function locateIssues(
+  issues: readonly ConfigIssue[],
+  file: string,
+): Promise<readonly ConfigIssue[]> {
+  if (issues.every((i) => i.line !== undefined || i.path === '')) return issues;
+  let doc: Document | null = null;
+  try {
+    doc = await parseForPositions(await readFile(file, 'utf8'));
+  } catch {
+    // Unreadable now: report without positions.
+  }
+  return issues.map((issue) => {
+    if (issue.line !== undefined || issue.path === '') return issue;
+    const pos = doc === null ? null : doc.position(parsePath(issue.path));
+    return { ...issue, file: issue.file ?? file, ...(pos ?? {}) };
+  });
+}
+
+interface Document {
+  position(path: readonly (string | number)[] | null): { line: number; column: number } | null;
+}
+
+/** A second parse, on the error path only, to map config paths back to lines. */
+async function parseForPositions(text: string): Promise<Document> {
+  const yamlModule = await import('yaml');
+  const lineCounter = new yamlModule.LineCounter();
+  const doc = yamlModule.parseDocument(text, { lineCounter });
+  return {
+    position(path) {
+      if (path === null) return null;
+      // Point at the closest ancestor that exists (a missing key has no node).
+      for (let n = path.length; n >= 0; n--) {
+        const node = doc.getIn(path.slice(0, n), true);
+        if (yamlModule.isNode(node) && node.range) {
+          const pos = lineCounter.linePos(node.range[0]);
+          return { line: pos.line, column: pos.col };
+        }
+      }
+      return null;
+    },
+  };
+}
+
+const PATH_PART = /\.?([A-Za-z_$][\w$]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]/y;
+
+/** The inverse of formatPath: `routes["GET /a"].integration` → ['routes', 'GET /a', 'integration']. */
+function parsePath(path: string): (string | number)[] | null {
+  const out: (string | number)[] = [];
+  PATH_PART.lastIndex = 0;
+  while (PATH_PART.lastIndex < path.length) {
+    const m = PATH_PART.exec(path);
+    if (m === null) return null;
+    out.push(m[1] ?? (m[2] !== undefined ? Number(m[2]) : (JSON.parse(m[3]!) as string)));
+  }
+  return out;
 }

@@ -18,6 +18,7 @@ import type { Authorizer } from './authorizers/authorizer.ts';
 import { CorsPolicy } from './cors.ts';
 import { parseRouteKey, type RouteKey } from './route-key.ts';
 import { RouteTable } from './router.ts';
+import { TrafficControl, createTrafficState, type TrafficState } from './traffic.ts';
 import { compileUrlTemplate, resolveStageVariables } from './url-template.ts';
 
 export interface CompiledStage {
@@ -60,6 +61,8 @@ export interface Deployment {
 export interface DeployDeps {
   readonly pools: UpstreamPools;
   readonly logger: Logger;
+  /** The gateway's store, clock and concurrency limiters; a fresh in-memory set if absent. */
+  readonly traffic?: TrafficState;
 }
 
 let sequence = 0;
@@ -122,9 +125,16 @@ export async function createDeployment(
     }
   }
   const corsPolicies = new Map<CorsConfig, CorsPolicy>();
+  const traffic = new TrafficControl(
+    config,
+    deps.traffic ?? createTrafficState(),
+    deps.logger,
+    issues,
+  );
   const ctx: CompileContext = {
     topLevelCors: config.cors,
     authorizers,
+    traffic,
     corsPolicy(cfg) {
       let policy = corsPolicies.get(cfg);
       if (policy === undefined) corsPolicies.set(cfg, (policy = new CorsPolicy(cfg)));
@@ -150,7 +160,10 @@ export async function createDeployment(
           : shared.get(integrationName);
       if (integration === undefined) continue;
       if (routeCfg.authorizer !== undefined && !authorizers.has(routeCfg.authorizer)) continue;
-      entries.push({ routeKey: route.key, value: compileRoute(route, routeCfg, integration, ctx) });
+      entries.push({
+        routeKey: route.key,
+        value: compileRoute(route, routeCfg, integration, ctx, stageName),
+      });
       summaries.push({
         stage: stageName,
         routeKey: route.key,
@@ -171,6 +184,7 @@ export async function createDeployment(
     throw new ConfigError(dedupe(issues));
   }
 
+  traffic.commit();
   const defaultStage = stages.get('$default') ?? null;
   stages.delete('$default');
   const createdAt = new Date();

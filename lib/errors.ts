@@ -9,8 +9,12 @@ export const ERRORS = {
   PORTICO_BAD_REQUEST: { status: 400, message: 'Bad Request' },
   PORTICO_UNAUTHORIZED: { status: 401, message: 'Unauthorized' },
   PORTICO_FORBIDDEN: { status: 403, message: 'Forbidden' },
+  // AWS gateway response INVALID_API_KEY: same wire shape as FORBIDDEN, its own code for logs.
+  PORTICO_API_KEY_INVALID: { status: 403, message: 'Forbidden' },
   PORTICO_ROUTE_NOT_FOUND: { status: 404, message: 'Not Found' },
   PORTICO_BODY_TOO_LARGE: { status: 413, message: 'Request Entity Too Large' },
+  PORTICO_THROTTLED: { status: 429, message: 'Too Many Requests' },
+  PORTICO_QUOTA_EXCEEDED: { status: 429, message: 'Limit Exceeded' },
   PORTICO_HEADERS_TOO_LARGE: { status: 431, message: 'Request Header Fields Too Large' },
   PORTICO_INTERNAL: { status: 500, message: 'Internal Server Error' },
   PORTICO_AUTHORIZER_ERROR: { status: 500, message: 'Internal Server Error' },
@@ -21,6 +25,7 @@ export const ERRORS = {
   PORTICO_UPSTREAM_ERROR: { status: 502, message: 'Bad Gateway' },
   PORTICO_UPSTREAM_TIMEOUT: { status: 503, message: 'Service Unavailable' },
   PORTICO_SHUTTING_DOWN: { status: 503, message: 'Service Unavailable' },
+  PORTICO_CONCURRENCY_LIMIT: { status: 503, message: 'Service Unavailable' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

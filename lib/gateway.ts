@@ -13,6 +13,8 @@ import { writeRawError } from './error-response.ts';
 import { UpstreamPools } from './integrations/upstream-pools.ts';
 import { stderrLogger, type Logger } from './log.ts';
 import { serveRequest } from './server.ts';
+import type { Clock, Store } from './state/store.ts';
+import { createTrafficState, type TrafficState } from './traffic.ts';
 
 export interface GatewayOptions {
   /** Where gateway events and request failures are logged. Default: JSON lines on stderr. */
@@ -21,6 +23,13 @@ export interface GatewayOptions {
   readonly drainTimeoutMs?: number;
   /** Folder that relative paths resolve against when the config is an object. Default: cwd. */
   readonly baseDir?: string;
+  /**
+   * Where throttle buckets and quota counters live. Default: in memory, owned by the gateway,
+   * so they survive deploy() but not a restart.
+   */
+  readonly store?: Store;
+  /** Milliseconds since the epoch, for throttles and quota periods. Default Date.now. */
+  readonly clock?: Clock;
 }
 
 export interface ListenOptions {
@@ -42,17 +51,24 @@ export class Gateway {
   readonly #drainTimeoutMs: number;
   readonly #baseDir: string;
   readonly #pools = new UpstreamPools();
+  readonly #traffic: TrafficState;
   #deployment: Deployment;
   #server: Server | null = null;
   #closing: Promise<void> | null = null;
 
   /** Use createGateway(); the constructor takes an already compiled deployment. */
-  constructor(deployment: Deployment, options: GatewayOptions, pools: UpstreamPools) {
+  constructor(
+    deployment: Deployment,
+    options: GatewayOptions,
+    pools: UpstreamPools,
+    traffic: TrafficState = createTrafficState(options),
+  ) {
     this.#deployment = deployment;
     this.#logger = options.logger ?? stderrLogger;
     this.#drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
     this.#baseDir = options.baseDir ?? process.cwd();
     this.#pools = pools;
+    this.#traffic = traffic;
   }
 
   /** The live deployment's id, stages and routes. */
@@ -83,6 +99,7 @@ export class Gateway {
     this.#deployment = await createDeployment(loaded.config, loaded.baseDir, {
       pools: this.#pools,
       logger: this.#logger,
+      traffic: this.#traffic,
     });
     return this.#deployment.summary;
   }
@@ -157,11 +174,13 @@ export async function createGateway(
 ): Promise<Gateway> {
   const loaded = await resolveSource(source, options.baseDir ?? process.cwd());
   const pools = new UpstreamPools();
+  const traffic = createTrafficState(options);
   const deployment = await createDeployment(loaded.config, loaded.baseDir, {
     pools,
     logger: options.logger ?? stderrLogger,
+    traffic,
   });
-  return new Gateway(deployment, { ...options, baseDir: loaded.baseDir }, pools);
+  return new Gateway(deployment, { ...options, baseDir: loaded.baseDir }, pools, traffic);
 }
 
 async function resolveSource(source: ConfigSource, baseDir: string): Promise<LoadedConfig> {

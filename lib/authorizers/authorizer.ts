@@ -51,4 +51,6 @@ export interface AuthorizerDeps {
   readonly logger: Logger;
   /** Folder relative paths (handler modules, key files) resolve against. */
   readonly baseDir: string;
+  /** The clock, in ms since the epoch, for cache ages. Default Date.now. */
+  readonly now?: () => number;
 }

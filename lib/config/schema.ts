@@ -14,6 +14,107 @@ const StageName = z
     'a stage name is "$default" or 1-128 of A-Z a-z 0-9 _ -',
   );
 
+const rateLimit = z
+  .number()
+  .min(0)
+  .max(1_000_000)
+  .describe('Steady requests per second; fractions allowed (0.5 = one request every 2 s).');
+const burstLimit = z
+  .number()
+  .int()
+  .min(0)
+  .max(1_000_000)
+  .describe('Bucket size: how many requests may arrive at once. 0 blocks every request.');
+
+export const ThrottleSchema = z
+  .strictObject({
+    rateLimit,
+    burstLimit,
+    by: z
+      .union([
+        z.enum(['route', 'ip', 'apiKey']),
+        z.string().regex(/^claim:[^\s]{1,128}$/, 'expected route, ip, apiKey or claim:NAME'),
+      ])
+      .default('route')
+      .describe(
+        'route: one bucket per route (AWS); ip, apiKey or claim:NAME: one bucket per client of the route.',
+      ),
+  })
+  .describe('A token bucket (AWS throttling): rateLimit refills it, burstLimit is its size.');
+
+const PlanThrottle = z.strictObject({ rateLimit, burstLimit });
+
+const Quota = z
+  .strictObject({
+    limit: z.number().int().min(0).describe('Requests per period, per API key.'),
+    period: z.enum(['DAY', 'WEEK', 'MONTH']),
+    offset: z
+      .number()
+      .int()
+      .min(0)
+      .max(27)
+      .default(0)
+      .describe('The day a period starts: WEEK 0 = Sunday … 6; MONTH 0 = the 1st … 27; DAY 0.'),
+  })
+  .describe('Requests per UTC day, week or month (AWS usage-plan quota).');
+
+const ApiKeyName = z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/);
+
+const ApiKeySchema = z
+  .strictObject({
+    value: z
+      .string()
+      .regex(/^[\x21-\x7e]{20,128}$/, 'an API key is 20-128 visible ASCII characters')
+      .optional()
+      .describe('The key itself (prefer sha256 or env outside development).'),
+    sha256: z
+      .string()
+      .regex(/^[0-9A-Fa-f]{64}$/, 'expected 64 hex digits')
+      .optional()
+      .describe('Hex SHA-256 of the key: the config never holds the key.'),
+    env: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
+      .optional()
+      .describe('Environment variable holding the key, read at each deploy.'),
+    enabled: z.boolean().default(true),
+    description: z.string().optional(),
+  })
+  .describe('An API key: exactly one of value, sha256, env.');
+
+const UsagePlan = z
+  .strictObject({
+    description: z.string().optional(),
+    stages: z
+      .array(StageName)
+      .min(1)
+      .optional()
+      .describe('Stages the plan applies to; default: every stage.'),
+    apiKeys: z.array(ApiKeyName).default([]).describe('Names of entries in `apiKeys`.'),
+    throttle: PlanThrottle.optional().describe("Per API key, across the plan's stages."),
+    quota: Quota.optional(),
+    routes: z
+      .record(z.string(), z.strictObject({ throttle: PlanThrottle }))
+      .optional()
+      .describe('Per-route throttles (by route key) that replace the plan throttle there.'),
+  })
+  .describe('AWS usage plan: per-key throttle and quota on routes with apiKeyRequired.');
+
+const maxConcurrency = z
+  .number()
+  .int()
+  .min(1)
+  .max(100_000)
+  .optional()
+  .describe('Requests in flight to this integration at once, across its routes and stages.');
+const maxQueue = z
+  .number()
+  .int()
+  .min(0)
+  .max(100_000)
+  .optional()
+  .describe('Requests that may wait for a slot (default 0); beyond it the client gets 503.');
+
 const Stage = z
   .strictObject({
     description: z.string().optional(),
@@ -24,6 +125,10 @@ const Stage = z
       )
       .optional()
       .describe('Stage variables, usable as ${stageVariables.name} in integration URLs.'),
+    throttle: z
+      .union([z.literal(false), ThrottleSchema])
+      .optional()
+      .describe('Default throttle for each route of the stage; false turns the top level off.'),
   })
   .describe('A stage: $default is served at /, a named stage at /{name}/...');
 
@@ -48,6 +153,8 @@ const HttpIntegration = z
       .max(4096)
       .default(128)
       .describe('Keep-alive connections per upstream origin.'),
+    maxConcurrency,
+    maxQueue,
   })
   .describe('Proxy to an HTTP upstream, streaming both ways.');
 
@@ -60,6 +167,8 @@ const FunctionIntegration = z
       .describe('Module and export of an AWS Lambda-style handler, relative to the config file.'),
     payloadFormatVersion: z.enum(['1.0', '2.0']).default('2.0'),
     timeoutMs: timeoutMs.default(30_000),
+    maxConcurrency,
+    maxQueue,
   })
   .describe('Call an in-process handler with an AWS Lambda proxy event.');
 
@@ -216,6 +325,14 @@ const Route = z.strictObject({
     .union([z.literal(false), CorsSchema])
     .optional()
     .describe('false turns CORS off for this route; a block replaces the top-level one.'),
+  throttle: z
+    .union([z.literal(false), ThrottleSchema])
+    .optional()
+    .describe('Replaces the stage and top-level throttle for this route; false turns it off.'),
+  apiKeyRequired: z
+    .boolean()
+    .default(false)
+    .describe('Requires a key from `apiKeys` (403 otherwise); usage plans apply to such routes.'),
 });
 
 const Limits = z.strictObject({
@@ -241,6 +358,16 @@ export const ConfigSchema = z
     integrations: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), IntegrationSchema),
     authorizers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), AuthorizerSchema).default({}),
     cors: CorsSchema.optional(),
+    throttle: ThrottleSchema.optional().describe('Default throttle for each route of every stage.'),
+    apiKeys: z.record(ApiKeyName, ApiKeySchema).default({}),
+    apiKeySource: z
+      .enum(['HEADER', 'AUTHORIZER'])
+      .default('HEADER')
+      .describe(
+        'HEADER: the key is read from apiKeyHeader; AUTHORIZER: a function authorizer returns it (usageIdentifierKey).',
+      ),
+    apiKeyHeader: HeaderName.default('x-api-key'),
+    usagePlans: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/), UsagePlan).default({}),
     routes: z
       .record(z.string(), Route)
       .describe('Route keys as in AWS: "GET /pets/{id}", "$default".'),
@@ -297,6 +424,7 @@ export const ConfigSchema = z
           checkCors(route.cors, ['routes', key, 'cors'], ctx);
       }
       if (isRecord(config.cors)) checkCors(config.cors, ['cors'], ctx);
+      checkTraffic(config, ctx);
       for (const [name, auth] of Object.entries(authorizers)) {
         if (!isRecord(auth)) continue;
         if (auth.type === 'jwt') {
@@ -347,6 +475,128 @@ function checkCors(cors: Record<string, unknown>, path: string[], ctx: z.Refinem
   }
 }
 
+/** Cross-field checks for throttles, API keys, usage plans and integration concurrency. */
+function checkTraffic(config: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  const issue = (path: (string | number)[], message: string): void =>
+    ctx.addIssue({ code: 'custom', path, message });
+  const routes = isRecord(config.routes) ? config.routes : {};
+  const apiKeys = isRecord(config.apiKeys) ? config.apiKeys : {};
+  const authorizers = isRecord(config.authorizers) ? config.authorizers : {};
+  const stages = isRecord(config.stages) ? Object.keys(config.stages) : ['$default'];
+
+  for (const [name, key] of Object.entries(apiKeys)) {
+    if (!isRecord(key)) continue;
+    const sources = ['value', 'sha256', 'env'].filter((k) => key[k] !== undefined);
+    if (sources.length !== 1) {
+      issue(
+        ['apiKeys', name],
+        sources.length === 0
+          ? 'set one of value, sha256, env'
+          : `use only one of ${sources.join(', ')}`,
+      );
+    }
+  }
+
+  for (const [key, route] of Object.entries(routes)) {
+    if (!isRecord(route)) continue;
+    const authorizer = typeof route.authorizer === 'string' ? authorizers[route.authorizer] : null;
+    if (route.apiKeyRequired === true) {
+      if (Object.keys(apiKeys).length === 0) {
+        issue(['routes', key, 'apiKeyRequired'], 'no apiKeys are defined');
+      } else if (
+        config.apiKeySource === 'AUTHORIZER' &&
+        !(isRecord(authorizer) && authorizer.type === 'function')
+      ) {
+        issue(
+          ['routes', key, 'apiKeyRequired'],
+          'apiKeySource AUTHORIZER needs a function authorizer on the route (it returns usageIdentifierKey)',
+        );
+      }
+    }
+    const by = isRecord(route.throttle) ? route.throttle.by : undefined;
+    if (typeof by === 'string' && by.startsWith('claim:') && authorizer == null) {
+      issue(
+        ['routes', key, 'throttle', 'by'],
+        'keying by a claim needs an authorizer on the route',
+      );
+    }
+    if (by === 'apiKey' && route.apiKeyRequired !== true) {
+      issue(['routes', key, 'throttle', 'by'], 'keying by apiKey needs apiKeyRequired: true');
+    }
+  }
+
+  const integrations = isRecord(config.integrations) ? config.integrations : {};
+  for (const [name, cfg] of Object.entries(integrations)) {
+    if (isRecord(cfg) && cfg.maxQueue !== undefined && cfg.maxConcurrency === undefined)
+      issue(['integrations', name, 'maxQueue'], 'maxQueue needs maxConcurrency');
+  }
+
+  // AWS: an API key is associated with at most one usage plan per stage.
+  const planOf = new Map<string, string>();
+  const plans = isRecord(config.usagePlans) ? config.usagePlans : {};
+  for (const [planName, plan] of Object.entries(plans)) {
+    if (!isRecord(plan)) continue;
+    const planStages = Array.isArray(plan.stages) ? plan.stages : stages;
+    if (Array.isArray(plan.stages)) {
+      plan.stages.forEach((stage, i) => {
+        if (typeof stage === 'string' && !stages.includes(stage))
+          issue(
+            ['usagePlans', planName, 'stages', i],
+            `no stage named "${stage}"; defined: ${stages.join(', ')}`,
+          );
+      });
+    }
+    if (Array.isArray(plan.apiKeys)) {
+      plan.apiKeys.forEach((keyName, i) => {
+        if (typeof keyName !== 'string') return;
+        if (!Object.hasOwn(apiKeys, keyName)) {
+          issue(['usagePlans', planName, 'apiKeys', i], `no API key named "${keyName}"`);
+          return;
+        }
+        for (const stage of planStages) {
+          const other = planOf.get(`${keyName}\0${String(stage)}`);
+          if (other !== undefined && other !== planName) {
+            issue(
+              ['usagePlans', planName, 'apiKeys', i],
+              `API key "${keyName}" is already in usage plan "${other}" for stage "${String(stage)}"; a key belongs to one plan per stage`,
+            );
+            return;
+          }
+        }
+        for (const stage of planStages) planOf.set(`${keyName}\0${String(stage)}`, planName);
+      });
+    }
+    if (isRecord(plan.routes)) {
+      for (const routeKey of Object.keys(plan.routes)) {
+        if (!Object.hasOwn(routes, routeKey)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['usagePlans', planName, 'routes', routeKey],
+            message: `no route "${routeKey}" in routes`,
+            params: { at: 'key' },
+          });
+        } else if (!(isRecord(routes[routeKey]) && routes[routeKey].apiKeyRequired === true)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['usagePlans', planName, 'routes', routeKey],
+            message: 'usage plans apply only to routes with apiKeyRequired: true',
+            params: { at: 'key' },
+          });
+        }
+      }
+    }
+    const quota = isRecord(plan.quota) ? plan.quota : null;
+    if (quota !== null && typeof quota.offset === 'number') {
+      const max = quota.period === 'DAY' ? 0 : quota.period === 'WEEK' ? 6 : 27;
+      if (quota.offset > max)
+        issue(
+          ['usagePlans', planName, 'quota', 'offset'],
+          `offset for ${String(quota.period)} is 0${max > 0 ? `-${max}` : ''}`,
+        );
+    }
+  }
+}
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -359,3 +609,7 @@ export type IntegrationConfig = z.output<typeof IntegrationSchema>;
 export type AuthorizerConfig = z.output<typeof AuthorizerSchema>;
 export type CorsConfig = z.output<typeof CorsSchema>;
 export type RouteConfig = GatewayConfig['routes'][string];
+export type ThrottleConfig = z.output<typeof ThrottleSchema>;
+export type ApiKeyConfig = z.output<typeof ApiKeySchema>;
+export type UsagePlanConfig = GatewayConfig['usagePlans'][string];
+export type QuotaConfig = z.output<typeof Quota>;

@@ -9,14 +9,9 @@ import { sendExchangeError } from '../error-response.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { Exchange } from '../exchange.ts';
 import { readBody, type BodySink } from '../lambda/body.ts';
-import {
-  InvocationContext,
-  functionIdentity,
-  type FunctionHandler,
-  type FunctionIdentity,
-  type InvocationSettler,
-} from '../lambda/context.ts';
+import type { FunctionHandler } from '../lambda/context.ts';
 import { loadHandler } from '../lambda/handler-module.ts';
+import { Invocation, invoke, lambdaFunction, type LambdaFunction } from '../lambda/invoke.ts';
 import type { LambdaResponse, PayloadFormat } from '../lambda/payload.ts';
 import { payloadV1 } from '../lambda/payload-v1.ts';
 import { payloadV2 } from '../lambda/payload-v2.ts';
@@ -48,14 +43,9 @@ export async function loadFunctionIntegration(
 }
 
 /** What every invocation of one integration shares, resolved once. */
-interface FunctionRuntime {
+interface FunctionRuntime extends LambdaFunction {
   readonly name: string;
-  readonly handler: FunctionHandler<unknown, unknown>;
-  /** AWS's rule: a handler declaring a third parameter completes through the callback. */
-  readonly callbackStyle: boolean;
   readonly format: PayloadFormat;
-  readonly timeoutMs: number;
-  readonly identity: FunctionIdentity;
   readonly logger: Logger;
 }
 
@@ -66,14 +56,10 @@ class FunctionIntegration implements Integration, BodySink {
   readonly #maxBodyBytes: number;
 
   constructor(options: FunctionIntegrationOptions, handler: FunctionHandler) {
-    const fn = handler as FunctionHandler<unknown, unknown>;
     this.#runtime = {
+      ...lambdaFunction(options.name, handler, options.timeoutMs),
       name: options.name,
-      handler: fn,
-      callbackStyle: fn.length >= 3,
       format: options.payloadFormatVersion === '1.0' ? payloadV1 : payloadV2,
-      timeoutMs: options.timeoutMs,
-      identity: functionIdentity(options.name),
       logger: options.logger,
     };
     this.#maxBodyBytes = options.maxBodyBytes;
@@ -94,73 +80,22 @@ class FunctionIntegration implements Integration, BodySink {
       fail(rt, ex, 'PORTICO_INTERNAL', err, 'could not build the Lambda event');
       return;
     }
-    const inv = new Invocation(rt, ex);
-    let out: unknown;
-    try {
-      out = rt.callbackStyle
-        ? rt.handler(event, inv.context, inv.settle.bind(inv))
-        : rt.handler(event, inv.context, noCallback);
-    } catch (err) {
-      inv.reject(err);
-      return;
-    }
-    if (isPromiseLike(out)) void awaitResult(inv, out);
-    // AWS's runtime ignores a plain return value. Here a value is taken as the result (what
-    // the author meant); undefined leaves it to context.succeed/done/fail or the timeout.
-    else if (!rt.callbackStyle && out !== undefined) inv.settle(null, out);
+    invoke(rt, event, new FunctionInvocation(rt, ex));
   }
 }
 
-// Handlers with fewer than three parameters never see the callback; one function serves all.
-function noCallback(): void {}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
-}
-
-/** `await` instead of `.then(a, b)`: no closures per request. */
-async function awaitResult(inv: Invocation, promise: PromiseLike<unknown>): Promise<void> {
-  let result: unknown;
-  try {
-    result = await promise;
-  } catch (err) {
-    inv.reject(err);
-    return;
-  }
-  inv.settle(null, result);
-}
-
-/**
- * One call of the handler. Whatever completes it first (returned promise, callback, legacy
- * context method, timeout) wins; everything after is ignored.
- */
-class Invocation implements InvocationSettler {
+/** One call of the integration's handler: its result becomes the response, or a 500. */
+class FunctionInvocation extends Invocation {
   readonly rt: FunctionRuntime;
   readonly ex: Exchange;
-  readonly context: InvocationContext;
-  readonly timer: NodeJS.Timeout;
-  settled = false;
 
   constructor(rt: FunctionRuntime, ex: Exchange) {
+    super(rt);
     this.rt = rt;
     this.ex = ex;
-    this.context = new InvocationContext(rt.identity, Date.now() + rt.timeoutMs, this);
-    this.timer = setTimeout(onTimeout, rt.timeoutMs, this);
   }
 
-  /** Callback semantics: a non-null error fails the invocation, otherwise `result` is the answer. */
-  settle(error: unknown, result: unknown): void {
-    if (this.settled) return;
-    this.settled = true;
-    clearTimeout(this.timer);
-    if (error !== null && error !== undefined) {
-      fail(this.rt, this.ex, 'PORTICO_FUNCTION_ERROR', error, 'function failed');
-      return;
-    }
+  protected override completed(result: unknown): void {
     const response = this.rt.format.parseResult(result);
     if (typeof response === 'string') {
       fail(
@@ -175,20 +110,10 @@ class Invocation implements InvocationSettler {
     send(this.rt, this.ex, response);
   }
 
-  /** A thrown error or rejected promise fails the invocation whatever its value, even undefined. */
-  reject(reason: unknown): void {
-    if (this.settled) return;
-    this.settled = true;
-    clearTimeout(this.timer);
-    fail(this.rt, this.ex, 'PORTICO_FUNCTION_ERROR', reason, 'function failed');
+  protected override failed(error: unknown, timedOut: boolean): void {
+    if (timedOut) fail(this.rt, this.ex, 'PORTICO_FUNCTION_TIMEOUT', error, 'function timed out');
+    else fail(this.rt, this.ex, 'PORTICO_FUNCTION_ERROR', error, 'function failed');
   }
-}
-
-function onTimeout(inv: Invocation): void {
-  if (inv.settled) return;
-  inv.settled = true;
-  const err = new Error(`handler did not complete within ${inv.rt.timeoutMs} ms`);
-  fail(inv.rt, inv.ex, 'PORTICO_FUNCTION_TIMEOUT', err, 'function timed out');
 }
 
 function fail(rt: FunctionRuntime, ex: Exchange, code: ErrorCode, err: unknown, msg: string): void {

@@ -155,6 +155,9 @@ t.test('the JSON Schema is generated from the same schema', async (t) => {
   t.equal(schema.additionalProperties, false);
   t.same(Object.keys(schema.properties).sort(), [
     '$schema',
+    'apiKeyHeader',
+    'apiKeySource',
+    'apiKeys',
     'authorizers',
     'cors',
     'integrations',
@@ -162,6 +165,8 @@ t.test('the JSON Schema is generated from the same schema', async (t) => {
     'routes',
     'server',
     'stages',
+    'throttle',
+    'usagePlans',
   ]);
   t.match(JSON.stringify(schema), /"const":"function"/);
 });
