@@ -95,14 +95,9 @@ function sha256(value: string): string {
   return hash('sha256', value, 'hex');
 }
 
-// Until the Exchange has a field for it, the key a request was admitted with rides on the
-// request (as http.ts's proxy handler does) for the throttles and quota after this filter.
-const kApiKey = Symbol('portico.apiKey');
-type RequestWithKey = Exchange['req'] & { [kApiKey]?: ApiKey };
-
 /** The API key the exchange was admitted with, or null (route without apiKeyRequired). */
 export function requestApiKey(ex: Exchange): ApiKey | null {
-  return (ex.req as RequestWithKey)[kApiKey] ?? null;
+  return ex.apiKey;
 }
 
 export type ApiKeySource = 'HEADER' | 'AUTHORIZER';
@@ -138,6 +133,6 @@ export class ApiKeyFilter implements Filter {
       sendExchangeError(ex, 'PORTICO_API_KEY_INVALID');
       return;
     }
-    (ex.req as RequestWithKey)[kApiKey] = key;
+    ex.apiKey = key;
   }
 }

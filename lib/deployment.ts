@@ -106,6 +106,9 @@ export async function createDeployment(
     }
   }
 
+  const trafficState = deps.traffic ?? createTrafficState();
+  // One clock for the whole gateway: token times and authorizer caches follow the throttles'.
+  const authorizerDeps = { logger: deps.logger, baseDir, now: trafficState.clock };
   const authorizers = new Map<string, Authorizer>();
   for (const [name, cfg] of Object.entries(config.authorizers)) {
     try {
@@ -114,10 +117,10 @@ export async function createDeployment(
         cfg.type === 'jwt'
           ? await (
               await import('./authorizers/jwt.ts')
-            ).createJwtAuthorizer(name, cfg, { logger: deps.logger, baseDir })
+            ).createJwtAuthorizer(name, cfg, authorizerDeps)
           : await (
               await import('./authorizers/function.ts')
-            ).loadFunctionAuthorizer(name, cfg, { logger: deps.logger, baseDir });
+            ).loadFunctionAuthorizer(name, cfg, authorizerDeps);
       authorizers.set(name, authorizer);
     } catch (err) {
       if (err instanceof ConfigError) issues.push(...err.issues);
@@ -125,12 +128,7 @@ export async function createDeployment(
     }
   }
   const corsPolicies = new Map<CorsConfig, CorsPolicy>();
-  const traffic = new TrafficControl(
-    config,
-    deps.traffic ?? createTrafficState(),
-    deps.logger,
-    issues,
-  );
+  const traffic = new TrafficControl(config, trafficState, deps.logger, issues);
   const ctx: CompileContext = {
     topLevelCors: config.cors,
     authorizers,

@@ -3,6 +3,7 @@
  * field set in the constructor, so all exchanges share one hidden shape.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ApiKey } from './api-keys.ts';
 import type { AuthorizerContext } from './authorizers/authorizer.ts';
 import type { CompiledRoute, StageRuntime } from './pipeline/route.ts';
 
@@ -30,6 +31,8 @@ export class Exchange {
   upstreamHeaders: readonly string[] | null;
   /** An API key supplied by a function authorizer (AWS key source AUTHORIZER), or null. */
   usageIdentifierKey: string | null;
+  /** The API key the request was admitted with (routes with apiKeyRequired), or null. */
+  apiKey: ApiKey | null;
 
   constructor(
     req: IncomingMessage,
@@ -56,5 +59,6 @@ export class Exchange {
     this.responseHeaders = null;
     this.upstreamHeaders = null;
     this.usageIdentifierKey = null;
+    this.apiKey = null;
   }
 }

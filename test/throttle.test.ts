@@ -156,8 +156,9 @@ t.test('per-client buckets: by apiKey and by a JWT claim', async (t) => {
       .setProtectedHeader({ alg: 'HS256' })
       .setIssuer(issuer)
       .setAudience('api')
-      .setIssuedAt()
-      .setExpirationTime('1h')
+      // Issued on the gateway's clock (T0): tokens and throttles share one clock.
+      .setIssuedAt(T0 / 1000)
+      .setExpirationTime(T0 / 1000 + 3600)
       .sign(new TextEncoder().encode(secret));
   const gw = await startGateway(
     {
@@ -192,7 +193,11 @@ t.test('per-client buckets: by apiKey and by a JWT claim', async (t) => {
 t.test('a client without the identity asked for is keyed by its IP', async (t) => {
   const keyer = clientKeyer('claim:tenant')!;
   const ex = (authorizer: unknown) =>
-    ({ authorizer, req: { socket: { remoteAddress: '10.0.0.9' } } }) as unknown as Exchange;
+    ({
+      authorizer,
+      apiKey: null,
+      req: { socket: { remoteAddress: '10.0.0.9' } },
+    }) as unknown as Exchange;
   t.equal(keyer(ex({ jwt: { claims: { tenant: 'acme' }, scopes: null } })), 'c:acme');
   t.equal(keyer(ex({ jwt: { claims: { tenant: 42 }, scopes: null } })), 'c:42');
   t.equal(keyer(ex({ lambda: { tenant: 'beta' } })), 'c:beta', 'a function authorizer context');

@@ -138,6 +138,7 @@ t.test('AUTHORIZER key source: the key a function authorizer returned', async (t
       req,
       res,
       usageIdentifierKey,
+      apiKey: null,
       requestId: 'r',
       responseHeaders: null,
     } as unknown as Exchange & { res: typeof res };

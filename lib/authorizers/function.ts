@@ -36,6 +36,7 @@
  *   integration handler cannot change what the next one sees. `{}` when there is none.
  * - `usageIdentifierKey` (issue #5's AUTHORIZER key source) is taken from either format.
  */
+import { UpstreamHeaderMap } from './upstream-headers.ts';
 import type { AuthorizerConfig } from '../config/schema.ts';
 import { formatPath } from '../config/load.ts';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
@@ -98,10 +99,6 @@ export const MAX_CACHE_ENTRIES = 10_000;
 const REGION = process.env.AWS_REGION ?? 'us-east-1';
 const ARN_PREFIX = `arn:aws:execute-api:${REGION}:${LOCAL_ACCOUNT_ID}:${LOCAL_API_ID}/`;
 
-/** Headers a context value may not set: framing, routing and hop-by-hop headers. */
-const RESERVED_HEADER =
-  /^(?:host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer|expect|proxy-(?:connection|authorization)|forwarded|x-forwarded-(?:for|host|proto|port))$/;
-
 // Shorter identity values are not scrubbed from logged causes: they would garble the text.
 const MIN_SCRUBBED_LENGTH = 4;
 
@@ -139,19 +136,11 @@ export async function loadFunctionAuthorizer(
     }
   });
 
-  const contextHeaders: [key: string, header: string][] = [];
-  const seen = new Map<string, string>();
-  for (const [key, header] of Object.entries(cfg.contextToHeaders ?? {})) {
-    const lower = header.toLowerCase();
-    if (RESERVED_HEADER.test(lower))
-      issue(['contextToHeaders', key], `"${header}" is set by the gateway; choose another header`);
-    else if (seen.has(lower))
-      issue(['contextToHeaders', key], `"${header}" is already used for "${seen.get(lower)}"`);
-    else {
-      seen.set(lower, key);
-      contextHeaders.push([key, lower]);
-    }
-  }
+  const contextHeaders = new UpstreamHeaderMap(
+    cfg.contextToHeaders,
+    ['authorizers', name, 'contextToHeaders'],
+    issues,
+  );
 
   if (issues.length > 0) throw new ConfigError(issues);
   return new FunctionAuthorizer({
@@ -175,7 +164,7 @@ interface FunctionAuthorizerParts {
   readonly version: '1.0' | '2.0';
   readonly simple: boolean;
   readonly ttlMs: number;
-  readonly contextHeaders: readonly (readonly [string, string])[];
+  readonly contextHeaders: UpstreamHeaderMap;
   readonly now: () => number;
   readonly logger: Logger;
 }
@@ -207,7 +196,7 @@ class FunctionAuthorizer implements Authorizer {
   readonly #v1: boolean;
   readonly #simple: boolean;
   readonly #ttlMs: number;
-  readonly #contextHeaders: readonly (readonly [string, string])[];
+  readonly #contextHeaders: UpstreamHeaderMap;
   readonly #now: () => number;
   readonly #logger: Logger;
   /** Insertion-ordered: the first key is the oldest. Null without caching. */
@@ -224,7 +213,7 @@ class FunctionAuthorizer implements Authorizer {
     this.#simple = p.simple;
     this.#ttlMs = p.ttlMs;
     this.#contextHeaders = p.contextHeaders;
-    this.upstreamHeaderNames = p.contextHeaders.map(([, h]) => h);
+    this.upstreamHeaderNames = p.contextHeaders.names;
     this.#now = p.now;
     this.#logger = p.logger;
     this.#cache = p.ttlMs > 0 ? new Map() : null;
@@ -370,7 +359,9 @@ class FunctionAuthorizer implements Authorizer {
 
   #allowed(context: Record<string, unknown> | null, key: string | null): AuthResult {
     const lambda = context === null ? NO_CONTEXT : deepFreeze(context);
-    const upstreamHeaders = this.#contextHeaders.length > 0 ? this.#headers(lambda) : null;
+    const upstreamHeaders = this.#contextHeaders.empty
+      ? null
+      : this.#contextHeaders.headersFor(lambda);
     return Object.freeze(
       key === null
         ? { ok: true, context: Object.freeze({ lambda }), upstreamHeaders }
@@ -381,17 +372,6 @@ class FunctionAuthorizer implements Authorizer {
             usageIdentifierKey: key,
           },
     );
-  }
-
-  #headers(context: Readonly<Record<string, unknown>>): readonly string[] | null {
-    const out: string[] = [];
-    for (const [key, header] of this.#contextHeaders) {
-      const value = Object.hasOwn(context, key) ? context[key] : null;
-      if (value === null || value === undefined) continue;
-      const text = asHeaderValue(typeof value === 'string' ? value : JSON.stringify(value));
-      if (text !== null) out.push(header, text);
-    }
-    return out.length > 0 ? Object.freeze(out) : null;
   }
 
   #invalid(requestId: string, values: readonly string[], reason: string): Outcome {
@@ -536,16 +516,6 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
-}
-
-/**
- * A context value as a header value: with control characters it is not sent; other
- * non-ASCII text goes as its UTF-8 bytes, as proxies conventionally do.
- */
-function asHeaderValue(s: string): string | null {
-  // eslint-disable-next-line no-control-regex -- finding control characters is the point
-  if (/[\0-\x08\n-\x1f\x7f]/.test(s)) return null;
-  return /[^\0-\x7e]/.test(s) ? Buffer.from(s, 'utf8').toString('latin1') : s;
 }
 
 /** The identity values (and the token after a `Bearer ` prefix) to keep out of logs. */

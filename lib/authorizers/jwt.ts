@@ -29,6 +29,7 @@ import {
   type JWTVerifyGetKey,
   type JWTVerifyOptions,
 } from 'jose';
+import { UpstreamHeaderMap } from './upstream-headers.ts';
 import type { AuthorizerConfig } from '../config/schema.ts';
 import { formatPath } from '../config/load.ts';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
@@ -60,52 +61,15 @@ const ASYMMETRIC_ALGORITHMS = [
 ] as const;
 const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
 
-/** Headers a claim may not set: framing, routing and hop-by-hop headers. */
-const RESERVED_HEADERS = new Set([
-  'host',
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'upgrade',
-  'te',
-  'trailer',
-  'expect',
-  'proxy-connection',
-  'proxy-authorization',
-  'forwarded',
-  'x-forwarded-for',
-  'x-forwarded-host',
-  'x-forwarded-proto',
-  'x-forwarded-port',
-]);
-
-export interface JwtAuthorizerDeps extends AuthorizerDeps {
-  /** The clock, in ms since the epoch, for token times and key-cache ages. Default Date.now. */
-  readonly now?: () => number;
-}
-
-let clockOverride: (() => number) | null = null;
-
-/**
- * Test hook: JWT authorizers created while a clock is set read time from it (token `exp`,
- * `nbf`, `iat` and key-cache ages), for the rest of their life. Authorizers are created by
- * deployments, which take no clock, hence a module-level hook. Pass null to restore Date.now
- * for authorizers created afterwards. Not for production use.
- */
-export function setJwtAuthorizerClock(now: (() => number) | null): void {
-  clockOverride = now;
-}
-
 export async function createJwtAuthorizer(
   name: string,
   cfg: JwtAuthorizerConfig,
-  deps: JwtAuthorizerDeps,
+  deps: AuthorizerDeps,
 ): Promise<Authorizer> {
   const issues: ConfigIssue[] = [];
   const issue = (path: readonly (string | number)[], message: string): void =>
     void issues.push({ path: formatPath(['authorizers', name, ...path]), message });
-  const now = deps.now ?? clockOverride ?? Date.now;
+  const now = deps.now ?? Date.now;
 
   if (!isHttpUrl(cfg.issuer)) issue(['issuer'], 'expected an http(s) URL');
   if (cfg.jwksUri !== undefined && !isHttpUrl(cfg.jwksUri))
@@ -154,22 +118,11 @@ export async function createJwtAuthorizer(
     }
   }
 
-  const claimHeaders: [claim: string, header: string][] = [];
-  const seen = new Map<string, string>();
-  for (const [claim, header] of Object.entries(cfg.claimsToHeaders ?? {})) {
-    const lower = header.toLowerCase();
-    if (RESERVED_HEADERS.has(lower))
-      issue(['claimsToHeaders', claim], `"${header}" is set by the gateway; choose another header`);
-    else if (seen.has(lower))
-      issue(
-        ['claimsToHeaders', claim],
-        `"${header}" is already used for claim "${seen.get(lower)}"`,
-      );
-    else {
-      seen.set(lower, claim);
-      claimHeaders.push([claim, lower]);
-    }
-  }
+  const claimHeaders = new UpstreamHeaderMap(
+    cfg.claimsToHeaders,
+    ['authorizers', name, 'claimsToHeaders'],
+    issues,
+  );
 
   if (issues.length > 0) throw new ConfigError(issues);
 
@@ -208,7 +161,7 @@ interface JwtAuthorizerParts {
   readonly clockToleranceSeconds: number;
   readonly key: KeyObject | Uint8Array | null;
   readonly keySet: RemoteKeySet | null;
-  readonly claimHeaders: readonly (readonly [string, string])[];
+  readonly claimHeaders: UpstreamHeaderMap;
   readonly now: () => number;
   readonly logger: Logger;
 }
@@ -252,7 +205,7 @@ class JwtAuthorizer implements Authorizer {
   readonly #toleranceSeconds: number;
   readonly #key: KeyObject | Uint8Array | JWTVerifyGetKey;
   readonly #keySet: RemoteKeySet | null;
-  readonly #claimHeaders: readonly (readonly [string, string])[];
+  readonly #claimHeaders: UpstreamHeaderMap;
   readonly #now: () => number;
   readonly #logger: Logger;
   /** 403 answers per route scope list (the filter passes the same array every time). */
@@ -278,7 +231,7 @@ class JwtAuthorizer implements Authorizer {
             keySet.resolve(header as JWSHeaderParameters & { kid: string })
         : p.key!;
     this.#claimHeaders = p.claimHeaders;
-    this.upstreamHeaderNames = p.claimHeaders.map(([, h]) => h);
+    this.upstreamHeaderNames = p.claimHeaders.names;
     this.#now = p.now;
     this.#logger = p.logger;
   }
@@ -330,7 +283,7 @@ class JwtAuthorizer implements Authorizer {
       ok: true,
       // AWS: scopes is null unless the route requires scopes.
       context: { jwt: { claims: awsClaims(claims), scopes: required ? tokenScopes : null } },
-      upstreamHeaders: this.#claimHeaders.length > 0 ? this.#headers(claims) : null,
+      upstreamHeaders: this.#claimHeaders.empty ? null : this.#claimHeaders.headersFor(claims),
     };
   }
 
@@ -358,17 +311,6 @@ class JwtAuthorizer implements Authorizer {
       this.#forbidden.set(routeScopes, result);
     }
     return result;
-  }
-
-  #headers(claims: JWTPayload): readonly string[] | null {
-    const out: string[] = [];
-    for (const [claim, header] of this.#claimHeaders) {
-      const value = claims[claim];
-      if (value === undefined) continue;
-      const text = headerValue(typeof value === 'string' ? value : JSON.stringify(value));
-      if (text !== null) out.push(header, text);
-    }
-    return out.length > 0 ? out : null;
   }
 
   #failure(err: unknown): AuthResult {
@@ -435,20 +377,6 @@ function claimText(v: unknown): string {
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   if (Array.isArray(v)) return `[${v.map(claimText).join(' ')}]`;
   return JSON.stringify(v);
-}
-
-/**
- * A claim as a header value: control characters cannot be sent (the header is left out);
- * other non-ASCII text goes as its UTF-8 bytes, as proxies conventionally do.
- */
-function headerValue(s: string): string | null {
-  let ascii = true;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return null;
-    if (c > 0x7e) ascii = false;
-  }
-  return ascii ? s : Buffer.from(s, 'utf8').toString('latin1');
 }
 
 function isHttpUrl(s: string): boolean {

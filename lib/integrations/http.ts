@@ -9,6 +9,7 @@ import type { Dispatcher, Pool } from 'undici';
 import { sendExchangeError } from '../error-response.ts';
 import { GatewayError, type ErrorCode } from '../errors.ts';
 import type { Exchange } from '../exchange.ts';
+import { HOP_BY_HOP, nameSet } from '../headers.ts';
 import type { Logger } from '../log.ts';
 import type { Integration } from '../pipeline/route.ts';
 import {
@@ -33,15 +34,6 @@ export interface HttpIntegrationOptions {
 // Request headers never forwarded: hop-by-hop (RFC 9110 §7.6.1), those the gateway sets
 // itself, and Expect: Node's server has already answered `100-continue` to the client, and
 // undici refuses the header. Prototype-less so lookups of client-chosen names are safe.
-const HOP_BY_HOP = [
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-];
 const DROP_REQUEST = nameSet([
   ...HOP_BY_HOP,
   'proxy-authorization',
@@ -55,12 +47,6 @@ const DROP_RESPONSE = nameSet([...HOP_BY_HOP, 'proxy-authenticate', 'apigw-reque
 
 // A 413 leaves the rest of the body unread on the connection, so it cannot be reused.
 const CONNECTION_CLOSE: readonly string[] = Object.freeze(['connection', 'close']);
-
-function nameSet(names: readonly string[]): Record<string, true | undefined> {
-  const set = Object.create(null) as Record<string, true | undefined>;
-  for (const n of names) set[n] = true;
-  return set;
-}
 
 export class HttpIntegration implements Integration {
   readonly type = 'http';

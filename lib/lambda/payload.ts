@@ -5,6 +5,7 @@
  */
 import type { Exchange } from '../exchange.ts';
 import { isTextContentType } from './body.ts';
+import { HOP_BY_HOP, nameSet } from '../headers.ts';
 
 export interface LambdaResponse {
   readonly statusCode: number;
@@ -157,20 +158,7 @@ export function stageVariables(ex: Exchange): Record<string, string> | null {
 
 // Response headers a function may not set: hop-by-hop (RFC 9110 §7.6.1) would corrupt the
 // framing Node writes, and content-length/apigw-requestid belong to the gateway.
-const DROP_RESPONSE: Record<string, true | undefined> = Object.create(null);
-for (const name of [
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'content-length',
-  'apigw-requestid',
-]) {
-  DROP_RESPONSE[name] = true;
-}
+const DROP_RESPONSE = nameSet([...HOP_BY_HOP, 'content-length', 'apigw-requestid']);
 
 /** Lower-cases and filters a header name; null when the gateway drops it. */
 export function responseHeaderName(name: string): string | null {

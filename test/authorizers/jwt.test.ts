@@ -3,7 +3,7 @@
  * (test/helpers/oidc-issuer.ts) whose keys rotate mid-test, a real gateway in front of mock,
  * function and HTTP integrations, and the attack set, each refused with AWS's status, body
  * and `www-authenticate`. Time is a manual clock shared by the issuer and the authorizer
- * (setJwtAuthorizerClock), so cache ages, cooldowns and token times are stepped, not slept.
+ * (the gateway's `clock` option), so cache ages, cooldowns and token times are stepped, not slept.
  */
 import t, { type Test } from 'tap';
 import { once } from 'node:events';
@@ -22,7 +22,6 @@ import type { AuthorizerContext } from '../../lib/authorizers/authorizer.ts';
 import {
   createJwtAuthorizer,
   MAX_TOKEN_LENGTH,
-  setJwtAuthorizerClock,
   type JwtAuthorizerConfig,
 } from '../../lib/authorizers/jwt.ts';
 import {
@@ -77,12 +76,7 @@ async function serve(
       ...extra.routes,
     },
   };
-  setJwtAuthorizerClock(clock.now);
-  try {
-    return await startGateway(config, { t, baseDir: HANDLERS });
-  } finally {
-    setJwtAuthorizerClock(null);
-  }
+  return startGateway(config, { t, baseDir: HANDLERS, clock: clock.now });
 }
 
 /** A started issuer and a gateway that finds its keys by discovery (or by `jwksUri`). */
