@@ -7,13 +7,13 @@
  * Errors are one line each, never a stack trace unless PORTICO_DEBUG is set.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { DeploymentSummary } from './deployment.ts';
-import { ConfigError, type ConfigIssue } from './errors.ts';
+import { ConfigError, formatIssue } from './errors.ts';
 
 const USAGE = `Usage:
   portico [start] [--config FILE] [--port N] [--host H]
@@ -238,17 +238,14 @@ function waitForStopSignal(close: () => Promise<void>): Promise<number> {
 /** Loads and compiles a config exactly as `start` would, without listening. */
 async function compile(file: string): Promise<DeploymentSummary> {
   const { loadConfigFile } = await import('./config/load.ts');
-  const { createDeployment } = await import('./deployment.ts');
+  const { deployLoaded } = await import('./deployment.ts');
   const { UpstreamPools } = await import('./integrations/upstream-pools.ts');
   const { silentLogger } = await import('./log.ts');
   const loaded = await loadConfigFile(file);
   const pools = new UpstreamPools();
   try {
     // Compiling catches what the schema alone cannot (stage variables, URL templates, handler exports).
-    const deployment = await createDeployment(loaded.config, loaded.baseDir, {
-      pools,
-      logger: silentLogger,
-    });
+    const deployment = await deployLoaded(loaded, { pools, logger: silentLogger });
     deployment.close();
     return deployment.summary;
   } finally {
@@ -437,83 +434,15 @@ function fail(err: unknown): number {
   return 1;
 }
 
-/**
- * One line per problem, compiler style (`file:line:col: path: message`), then a count.
- * Problems found while compiling (not by the schema) have a config path but no position:
- * they are located in the file here.
- */
-async function reportConfigError(err: ConfigError, file: string): Promise<number> {
+/** One line per problem, compiler style (`file:line:col: path: message`), then a count. */
+function reportConfigError(err: ConfigError, file: string): number {
   const issues = err.issues;
   const only = issues[0];
   if (issues.length === 1 && only !== undefined && only.path === '' && only.line === undefined) {
     // A file-level problem such as "config file not found".
     return error(`${only.file ?? file}: ${only.message}`);
   }
-  const located = await locateIssues(issues, file);
-  process.stderr.write(`${located.map(formatLine).join('\n')}\n`);
+  process.stderr.write(`${issues.map(formatIssue).join('\n')}\n`);
   const n = issues.length;
   return error(`${file}: invalid config (${n} problem${n === 1 ? '' : 's'})`);
-}
-
-function formatLine(issue: ConfigIssue): string {
-  let where = issue.file ?? '';
-  if (issue.line !== undefined) where += `:${issue.line}:${issue.column ?? 1}`;
-  return `${where ? `${where}: ` : ''}${issue.path ? `${issue.path}: ` : ''}${issue.message}`;
-}
-
-async function locateIssues(
-  issues: readonly ConfigIssue[],
-  file: string,
-): Promise<readonly ConfigIssue[]> {
-  if (issues.every((i) => i.line !== undefined || i.path === '')) return issues;
-  let doc: Document | null = null;
-  try {
-    doc = await parseForPositions(await readFile(file, 'utf8'));
-  } catch {
-    // Unreadable now: report without positions.
-  }
-  return issues.map((issue) => {
-    if (issue.line !== undefined || issue.path === '') return issue;
-    const pos = doc === null ? null : doc.position(parsePath(issue.path));
-    return { ...issue, file: issue.file ?? file, ...(pos ?? {}) };
-  });
-}
-
-interface Document {
-  position(path: readonly (string | number)[] | null): { line: number; column: number } | null;
-}
-
-/** A second parse, on the error path only, to map config paths back to lines. */
-async function parseForPositions(text: string): Promise<Document> {
-  const yamlModule = await import('yaml');
-  const lineCounter = new yamlModule.LineCounter();
-  const doc = yamlModule.parseDocument(text, { lineCounter });
-  return {
-    position(path) {
-      if (path === null) return null;
-      // Point at the closest ancestor that exists (a missing key has no node).
-      for (let n = path.length; n >= 0; n--) {
-        const node = doc.getIn(path.slice(0, n), true);
-        if (yamlModule.isNode(node) && node.range) {
-          const pos = lineCounter.linePos(node.range[0]);
-          return { line: pos.line, column: pos.col };
-        }
-      }
-      return null;
-    },
-  };
-}
-
-const PATH_PART = /\.?([A-Za-z_$][\w$]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]/y;
-
-/** The inverse of formatPath: `routes["GET /a"].integration` → ['routes', 'GET /a', 'integration']. */
-function parsePath(path: string): (string | number)[] | null {
-  const out: (string | number)[] = [];
-  PATH_PART.lastIndex = 0;
-  while (PATH_PART.lastIndex < path.length) {
-    const m = PATH_PART.exec(path);
-    if (m === null) return null;
-    out.push(m[1] ?? (m[2] !== undefined ? Number(m[2]) : (JSON.parse(m[3]!) as string)));
-  }
-  return out;
 }

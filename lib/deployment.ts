@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigError, type ConfigIssue } from './errors.ts';
 import type { CorsConfig, GatewayConfig, IntegrationConfig } from './config/schema.ts';
-import { formatPath } from './config/load.ts';
+import { formatPath, type LoadedConfig } from './config/load.ts';
 import { HttpIntegration } from './integrations/http.ts';
 import { loadFunctionIntegration } from './integrations/function.ts';
 import { MockIntegration } from './integrations/mock.ts';
@@ -66,6 +66,20 @@ export interface DeployDeps {
 }
 
 let sequence = 0;
+
+/**
+ * Compiles a loaded config file (or object). Problems found while compiling carry only a
+ * config path; they are given the file's line and column here, like schema problems.
+ */
+export async function deployLoaded(loaded: LoadedConfig, deps: DeployDeps): Promise<Deployment> {
+  try {
+    return await createDeployment(loaded.config, loaded.baseDir, deps);
+  } catch (err) {
+    if (err instanceof ConfigError)
+      throw new ConfigError(loaded.locate(err.issues), loaded.file ?? undefined);
+    throw err;
+  }
+}
 
 /** Compiles a validated config; throws ConfigError listing every problem found. */
 export async function createDeployment(

@@ -59,7 +59,9 @@ export class ConfigError extends Error {
   readonly issues: readonly ConfigIssue[];
 
   constructor(issues: readonly ConfigIssue[], source?: string) {
-    super(`${source ? `${source}: ` : ''}invalid config\n${issues.map(formatIssue).join('\n')}`);
+    super(
+      `${source ? `${source}: ` : ''}invalid config\n${issues.map((i) => `  ${formatIssue(i)}`).join('\n')}`,
+    );
     this.name = 'ConfigError';
     this.issues = issues;
   }
@@ -71,5 +73,5 @@ export function formatIssue(issue: ConfigIssue): string {
   if (issue.line !== undefined) where += `${where ? ':' : ''}${issue.line}:${issue.column ?? 1}`;
   // File-level problems (syntax, missing file) have no config path.
   const path = issue.path ? `${issue.path}: ` : '';
-  return `  ${where ? `${where}: ` : ''}${path}${issue.message}`;
+  return `${where ? `${where}: ` : ''}${path}${issue.message}`;
 }

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { validateConfig, loadConfigFile, type LoadedConfig } from './config/load.ts';
 import type { GatewayConfig, GatewayConfigInput } from './config/schema.ts';
-import { createDeployment, type Deployment, type DeploymentSummary } from './deployment.ts';
+import { deployLoaded, type Deployment, type DeploymentSummary } from './deployment.ts';
 import { writeRawError } from './error-response.ts';
 import { UpstreamPools } from './integrations/upstream-pools.ts';
 import { stderrLogger, type Logger } from './log.ts';
@@ -96,7 +96,7 @@ export class Gateway {
   /** Validates and compiles a new config, then swaps it in; the old one keeps serving on error. */
   async deploy(source: ConfigSource): Promise<DeploymentSummary> {
     const loaded = await resolveSource(source, this.#baseDir);
-    this.#deployment = await createDeployment(loaded.config, loaded.baseDir, {
+    this.#deployment = await deployLoaded(loaded, {
       pools: this.#pools,
       logger: this.#logger,
       traffic: this.#traffic,
@@ -175,7 +175,7 @@ export async function createGateway(
   const loaded = await resolveSource(source, options.baseDir ?? process.cwd());
   const pools = new UpstreamPools();
   const traffic = createTrafficState(options);
-  const deployment = await createDeployment(loaded.config, loaded.baseDir, {
+  const deployment = await deployLoaded(loaded, {
     pools,
     logger: options.logger ?? stderrLogger,
     traffic,
@@ -188,7 +188,12 @@ async function resolveSource(source: ConfigSource, baseDir: string): Promise<Loa
   if (source === null || typeof source !== 'object') {
     throw new TypeError('createGateway() expects a config file path or a config object');
   }
-  return { config: validateConfig(source, 'config'), baseDir, file: null };
+  return {
+    config: validateConfig(source, 'config'),
+    baseDir,
+    file: null,
+    locate: (issues) => [...issues],
+  };
 }
 
 /** Malformed requests get a JSON 400 (431 for oversized headers) and a closed connection. */

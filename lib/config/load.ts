@@ -23,6 +23,55 @@ export interface LoadedConfig {
   readonly baseDir: string;
   /** Absolute path of the file it came from, if any. */
   readonly file: string | null;
+  /**
+   * Adds file, line and column to problems found after validation (when compiling the
+   * deployment), from their config path. Identity for configs given as objects.
+   */
+  locate(issues: readonly ConfigIssue[]): ConfigIssue[];
+}
+
+/** Where each config path stands in a parsed YAML/JSON document. */
+class DocumentPositions {
+  readonly #doc: Document;
+  readonly #lines: LineCounter;
+  readonly source: string;
+
+  constructor(doc: Document, lines: LineCounter, source: string) {
+    this.#doc = doc;
+    this.#lines = lines;
+    this.source = source;
+  }
+
+  /**
+   * The position of a path's value, or of its key when the problem is about the key.
+   * A missing key has no node: the closest ancestor that exists stands in for it.
+   */
+  of(
+    path: readonly (string | number)[],
+    aboutKey = false,
+  ): { line: number; column: number } | null {
+    const keyNode = aboutKey ? findKeyNode(this.#doc, path) : null;
+    if (keyNode?.range) return this.#at(keyNode.range[0]);
+    for (let n = path.length; n >= 0; n--) {
+      const node = this.#doc.getIn(path.slice(0, n), true);
+      if (isNode(node) && node.range) return this.#at(node.range[0]);
+    }
+    return null;
+  }
+
+  #at(offset: number): { line: number; column: number } {
+    const pos = this.#lines.linePos(offset);
+    return { line: pos.line, column: pos.col };
+  }
+
+  locate(issues: readonly ConfigIssue[]): ConfigIssue[] {
+    return issues.map((issue) => {
+      if (issue.line !== undefined || issue.path === '') return issue;
+      const path = parsePath(issue.path);
+      const pos = path === null ? null : this.of(path);
+      return { ...issue, file: issue.file ?? this.source, ...(pos ?? {}) };
+    });
+  }
 }
 
 /** Reads and validates a config file; throws ConfigError listing each problem. */
@@ -41,11 +90,19 @@ export async function loadConfigFile(path: string): Promise<LoadedConfig> {
           : `cannot read config file (${code})`;
     throw new ConfigError([{ path: '', message: reason, file: path }], path);
   }
-  return { config: parseConfigText(text, path), baseDir: dirname(file), file };
+  const { config, positions } = parseConfigDocument(text, path);
+  return { config, baseDir: dirname(file), file, locate: (issues) => positions.locate(issues) };
 }
 
 /** Parses YAML/JSON text and validates it. `source` names the file in messages. */
 export function parseConfigText(text: string, source: string): GatewayConfig {
+  return parseConfigDocument(text, source).config;
+}
+
+function parseConfigDocument(
+  text: string,
+  source: string,
+): { config: GatewayConfig; positions: DocumentPositions } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -63,19 +120,24 @@ export function parseConfigText(text: string, source: string): GatewayConfig {
       source,
     );
   }
-  return validateConfig(doc.toJS() ?? {}, source, { doc, lineCounter });
+  const positions = new DocumentPositions(doc, lineCounter, source);
+  return { config: checkConfig(doc.toJS() ?? {}, source, positions), positions };
 }
 
 /** Validates a config object (from a file or from code); throws ConfigError. */
-export function validateConfig(
+export function validateConfig(input: unknown, source?: string): GatewayConfig {
+  return checkConfig(input, source, null);
+}
+
+function checkConfig(
   input: unknown,
-  source?: string,
-  located?: { doc: Document; lineCounter: LineCounter },
+  source: string | undefined,
+  positions: DocumentPositions | null,
 ): GatewayConfig {
   const result = ConfigSchema.safeParse(input);
   if (result.success) return result.data;
   throw new ConfigError(
-    result.error.issues.map((issue) => toConfigIssue(issue, source, located)),
+    result.error.issues.map((issue) => toConfigIssue(issue, source, positions)),
     source,
   );
 }
@@ -83,7 +145,7 @@ export function validateConfig(
 function toConfigIssue(
   issue: z.core.$ZodIssue,
   file: string | undefined,
-  located?: { doc: Document; lineCounter: LineCounter },
+  positions: DocumentPositions | null,
 ): ConfigIssue {
   const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
   const out: { -readonly [K in keyof ConfigIssue]: ConfigIssue[K] } = {
@@ -91,25 +153,13 @@ function toConfigIssue(
     message: describeIssue(issue),
   };
   if (file !== undefined) out.file = file;
-  if (located) {
+  if (positions !== null) {
     const aboutKey =
       issue.code === 'invalid_key' || (issue.code === 'custom' && issue.params?.at === 'key');
-    const keyNode = aboutKey ? findKeyNode(located.doc, path) : null;
-    if (keyNode?.range) {
-      const pos = located.lineCounter.linePos(keyNode.range[0]);
+    const pos = positions.of(path, aboutKey);
+    if (pos !== null) {
       out.line = pos.line;
-      out.column = pos.col;
-      return out;
-    }
-    // A missing key has no node: point at the closest ancestor that exists.
-    for (let n = path.length; n >= 0; n--) {
-      const node = located.doc.getIn(path.slice(0, n), true);
-      if (isNode(node) && node.range) {
-        const pos = located.lineCounter.linePos(node.range[0]);
-        out.line = pos.line;
-        out.column = pos.col;
-        break;
-      }
+      out.column = pos.column;
     }
   }
   return out;
@@ -149,6 +199,20 @@ export function formatPath(path: readonly (string | number)[]): string {
     if (typeof p === 'number') out += `[${p}]`;
     else if (IDENT.test(p)) out += out ? `.${p}` : p;
     else out += `[${JSON.stringify(p)}]`;
+  }
+  return out;
+}
+
+const PATH_PART = /\.?([A-Za-z_$][\w$]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]/y;
+
+/** The inverse of formatPath: `routes["GET /a"].integration` → ['routes', 'GET /a', 'integration']. */
+export function parsePath(path: string): (string | number)[] | null {
+  const out: (string | number)[] = [];
+  PATH_PART.lastIndex = 0;
+  while (PATH_PART.lastIndex < path.length) {
+    const m = PATH_PART.exec(path);
+    if (m === null) return null;
+    out.push(m[1] ?? (m[2] !== undefined ? Number(m[2]) : (JSON.parse(m[3]!) as string)));
   }
   return out;
 }

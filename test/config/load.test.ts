@@ -72,15 +72,15 @@ t.test('every schema problem is reported at once with its path and position', as
   const issues = issuesOf(() => parseConfigText(text, 'c.yaml'));
   const lines = issues.map(formatIssue);
   t.same(lines, [
-    '  c.yaml:2:33: stages.prod.variables.backend: Invalid input: expected string, received number',
-    '  c.yaml:3:3: stages["bad stage"]: a stage name is "$default" or 1-128 of A-Z a-z 0-9 _ -',
-    `  c.yaml:5:18: integrations.users.type: Invalid discriminator value. Expected 'http' | 'function' | 'mock'; "type" must be one of the known types`,
-    '  c.yaml:6:6: integrations.m: unknown key "extra"',
-    '  c.yaml:7:33: integrations.f.handler: expected "path/to/module.js#exportName"',
-    '  c.yaml:1:1: unknown key "unknown"',
-    '  c.yaml:9:3: routes["GET /x/{a}/{a}"]: invalid route key: path variable "{a}" appears twice',
-    '  c.yaml:10:3: routes["FOO /y"]: invalid route key: unknown method "FOO"; expected one of GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS or ANY',
-    '  c.yaml:10:28: routes["FOO /y"].integration: no integration named "nope"; defined: users, m, f',
+    'c.yaml:2:33: stages.prod.variables.backend: Invalid input: expected string, received number',
+    'c.yaml:3:3: stages["bad stage"]: a stage name is "$default" or 1-128 of A-Z a-z 0-9 _ -',
+    `c.yaml:5:18: integrations.users.type: Invalid discriminator value. Expected 'http' | 'function' | 'mock'; "type" must be one of the known types`,
+    'c.yaml:6:6: integrations.m: unknown key "extra"',
+    'c.yaml:7:33: integrations.f.handler: expected "path/to/module.js#exportName"',
+    'c.yaml:1:1: unknown key "unknown"',
+    'c.yaml:9:3: routes["GET /x/{a}/{a}"]: invalid route key: path variable "{a}" appears twice',
+    'c.yaml:10:3: routes["FOO /y"]: invalid route key: unknown method "FOO"; expected one of GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS or ANY',
+    'c.yaml:10:28: routes["FOO /y"].integration: no integration named "nope"; defined: users, m, f',
   ]);
 });
 
@@ -118,6 +118,29 @@ t.test('deploy-time checks: stage variables and URL templates', async (t) => {
       'stages.prod.variables: stage "prod" does not define "backend", used by integrations.up.url',
     ],
   );
+});
+
+t.test('deploy-time problems in a config file carry its line and column', async (t) => {
+  const dir = t.testdir({
+    'gw.yaml': [
+      'stages:',
+      '  $default: {}',
+      '  prod: { variables: { other: x } }',
+      'integrations:',
+      '  up: { type: http, url: "${stageVariables.backend}/x" }',
+      'routes:',
+      '  "GET /a": { integration: up }',
+      '',
+    ].join('\n'),
+  });
+  const err = await createGateway(join(dir, 'gw.yaml'), { logger: silentLogger }).catch(
+    (e: unknown) => e,
+  );
+  t.ok(err instanceof ConfigError);
+  t.same((err as ConfigError).issues.map(formatIssue), [
+    `${join(dir, 'gw.yaml')}:2:13: stages.$default.variables: stage "$default" does not define "backend", used by integrations.up.url`,
+    `${join(dir, 'gw.yaml')}:3:22: stages.prod.variables: stage "prod" does not define "backend", used by integrations.up.url`,
+  ]);
 });
 
 t.test('loadConfigFile names a missing file and resolves paths from the file', async (t) => {
