@@ -163,6 +163,7 @@ export class Gateway {
       await Promise.race([closed, timedOut]);
       clearTimeout(timer);
     }
+    this.#deployment.close();
     await this.#pools.close();
   }
 }

@@ -33,3 +33,6 @@ export type {
   FunctionHandlerV1,
 } from './lambda/context.ts';
 export type { AuthorizerContext } from './authorizers/authorizer.ts';
+export { MemoryStore } from './state/memory.ts';
+export type { MemoryStoreOptions } from './state/memory.ts';
+export type { Store, Clock, TakeResult, CounterResult, MaybePromise } from './state/store.ts';

@@ -197,8 +197,8 @@ export const IntegrationSchema = z.discriminatedUnion('type', [
 export const IdentitySource = z
   .string()
   .regex(
-    /^\$(request\.(header|querystring|cookie)\.[A-Za-z0-9_.~!#$%&'*+^`|-]+|context\.[A-Za-z0-9_.]+|stageVariables\.[A-Za-z0-9_]+)$/,
-    'expected $request.header.NAME, $request.querystring.NAME, $request.cookie.NAME, $context.NAME or $stageVariables.NAME',
+    /^\$(request\.(header|querystring|cookie)\.[A-Za-z0-9_.~!#$%&'*+^`|-]+|context\.(routeKey|stage|httpMethod|path|requestId|identity\.sourceIp|identity\.userAgent)|stageVariables\.[A-Za-z0-9_]+)$/,
+    'expected $request.header.NAME, $request.querystring.NAME, $request.cookie.NAME, $stageVariables.NAME, or $context. followed by routeKey, stage, httpMethod, path, requestId, identity.sourceIp or identity.userAgent',
   );
 
 const JWT_ALGORITHMS = [
