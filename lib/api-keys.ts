@@ -6,7 +6,7 @@
  */
 import { hash } from 'node:crypto';
 import type { ApiKeyConfig } from './config/schema.ts';
-import { formatPath } from './config/load.ts';
+import { formatPath } from './config/path.ts';
 import { sendExchangeError } from './error-response.ts';
 import type { ConfigIssue } from './errors.ts';
 import type { Exchange } from './exchange.ts';

@@ -6,9 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigError, type ConfigIssue } from './errors.ts';
 import type { CorsConfig, GatewayConfig, IntegrationConfig } from './config/schema.ts';
-import { formatPath, type LoadedConfig } from './config/load.ts';
+import { formatPath } from './config/path.ts';
+import type { LoadedConfig } from './config/load.ts';
 import { HttpIntegration } from './integrations/http.ts';
-import { loadFunctionIntegration } from './integrations/function.ts';
 import { MockIntegration } from './integrations/mock.ts';
 import type { UpstreamPools } from './integrations/upstream-pools.ts';
 import type { Logger } from './log.ts';
@@ -76,7 +76,7 @@ export async function deployLoaded(loaded: LoadedConfig, deps: DeployDeps): Prom
     return await createDeployment(loaded.config, loaded.baseDir, deps);
   } catch (err) {
     if (err instanceof ConfigError)
-      throw new ConfigError(loaded.locate(err.issues), loaded.file ?? undefined);
+      throw new ConfigError(await loaded.locate(err.issues), loaded.file ?? undefined);
     throw err;
   }
 }
@@ -103,7 +103,10 @@ export async function createDeployment(
       else if (cfg.type === 'function') {
         shared.set(
           name,
-          await loadFunctionIntegration({
+          // Imported on demand, like the authorizers: start-up loads only what the config uses.
+          await (
+            await import('./integrations/function.ts')
+          ).loadFunctionIntegration({
             name,
             handler: cfg.handler,
             payloadFormatVersion: cfg.payloadFormatVersion,

@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { validateConfig, loadConfigFile, type LoadedConfig } from './config/load.ts';
+import { loadConfigFile, type LoadedConfig } from './config/load.ts';
 import type { GatewayConfig, GatewayConfigInput } from './config/schema.ts';
 import { deployLoaded, type Deployment, type DeploymentSummary } from './deployment.ts';
 import { writeRawError } from './error-response.ts';
@@ -189,11 +189,13 @@ async function resolveSource(source: ConfigSource, baseDir: string): Promise<Loa
   if (source === null || typeof source !== 'object') {
     throw new TypeError('createGateway() expects a config file path or a config object');
   }
+  // Config objects come from code and are validated every time (zod loads only here).
+  const { validateConfig } = await import('./config/parse.ts');
   return {
     config: validateConfig(source, 'config'),
     baseDir,
     file: null,
-    locate: (issues) => [...issues],
+    locate: async (issues) => [...issues],
   };
 }
 

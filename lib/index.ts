@@ -5,7 +5,8 @@
 export { createGateway, Gateway } from './gateway.ts';
 export type { ConfigSource, GatewayOptions, ListenOptions, ListeningAddress } from './gateway.ts';
 export type { DeploymentSummary, RouteSummary } from './deployment.ts';
-export { loadConfigFile, parseConfigText, validateConfig } from './config/load.ts';
+export { loadConfigFile } from './config/load.ts';
+export { parseConfigText, validateConfig } from './config/parse.ts';
 export type { LoadedConfig } from './config/load.ts';
 export type { GatewayConfig, GatewayConfigInput } from './config/schema.ts';
 export { configJsonSchema } from './config/json-schema.ts';

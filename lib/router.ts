@@ -9,7 +9,7 @@ import FindMyWay from 'find-my-way';
 import type { HTTPMethod } from 'find-my-way';
 import { ConfigError } from './errors.ts';
 import { HTTP_METHODS, parseRouteKey, routeShape, type RouteKey } from './route-key.ts';
-import { formatPath } from './config/load.ts';
+import { formatPath } from './config/path.ts';
 
 export interface RouteMatch<T> {
   readonly value: T;

@@ -354,7 +354,7 @@ t.test('concurrency: limiters outlive a redeploy unless their limits change', as
 });
 
 t.test('config errors for throttles and concurrency name their path', async (t) => {
-  const { validateConfig } = await import('../lib/config/load.ts');
+  const { validateConfig } = await import('../lib/config/parse.ts');
   const issues = (config: unknown) => {
     try {
       validateConfig(config);

@@ -38,7 +38,7 @@
  */
 import { UpstreamHeaderMap } from './upstream-headers.ts';
 import type { AuthorizerConfig } from '../config/schema.ts';
-import { formatPath } from '../config/load.ts';
+import { formatPath } from '../config/path.ts';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
 import type { Exchange } from '../exchange.ts';
 import { LOCAL_ACCOUNT_ID } from '../lambda/context.ts';

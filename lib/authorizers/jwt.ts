@@ -31,7 +31,7 @@ import {
 } from 'jose';
 import { UpstreamHeaderMap } from './upstream-headers.ts';
 import type { AuthorizerConfig } from '../config/schema.ts';
-import { formatPath } from '../config/load.ts';
+import { formatPath } from '../config/path.ts';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
 import type { Exchange } from '../exchange.ts';
 import type { Logger } from '../log.ts';

@@ -4,7 +4,7 @@
  * http integration strips from the client's request, so a caller cannot spoof them.
  */
 import type { ConfigIssue } from '../errors.ts';
-import { formatPath } from '../config/load.ts';
+import { formatPath } from '../config/path.ts';
 import { GATEWAY_OWNED_REQUEST_HEADERS, toHeaderValue } from '../headers.ts';
 
 export class UpstreamHeaderMap {

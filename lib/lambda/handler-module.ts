@@ -7,7 +7,7 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { formatPath } from '../config/load.ts';
+import { formatPath } from '../config/path.ts';
 import { ConfigError } from '../errors.ts';
 import type { FunctionHandler } from './context.ts';
 

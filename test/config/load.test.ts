@@ -1,12 +1,9 @@
 import t from 'tap';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  loadConfigFile,
-  parseConfigText,
-  validateConfig,
-  formatPath,
-} from '../../lib/config/load.ts';
+import { loadConfigFile } from '../../lib/config/load.ts';
+import { parseConfigText, validateConfig } from '../../lib/config/parse.ts';
+import { formatPath } from '../../lib/config/path.ts';
 import { configJsonSchema } from '../../lib/config/json-schema.ts';
 import { ConfigError, formatIssue } from '../../lib/errors.ts';
 import { createGateway } from '../../lib/index.ts';
@@ -142,6 +139,65 @@ t.test('deploy-time problems in a config file carry its line and column', async 
     `${join(dir, 'gw.yaml')}:3:22: stages.prod.variables: stage "prod" does not define "backend", used by integrations.up.url`,
   ]);
 });
+
+t.test(
+  'a validated config is cached by text; edits and errors go through the parser',
+  async (t) => {
+    const cache = t.testdir({});
+    const saved = process.env.PORTICO_CACHE_DIR;
+    process.env.PORTICO_CACHE_DIR = cache;
+    t.teardown(() => {
+      if (saved === undefined) delete process.env.PORTICO_CACHE_DIR;
+      else process.env.PORTICO_CACHE_DIR = saved;
+    });
+    const dir = t.testdir({
+      'gw.yaml':
+        'integrations: { m: { type: mock, body: one } }\nroutes: { $default: { integration: m } }\n',
+    });
+    const file = join(dir, 'gw.yaml');
+    const first = await loadConfigFile(file);
+    const entries = readdirSync(cache).filter((n) => n.endsWith('.json'));
+    t.equal(entries.length, 1, 'the validated config was stored');
+    const second = await loadConfigFile(file);
+    t.same(second.config, first.config, 'a hit gives the same validated config');
+    // Prove the hit came from the cache: an entry that says otherwise is believed.
+    const entry = join(cache, entries[0]!);
+    const forged = JSON.parse(readFileSync(entry, 'utf8')) as {
+      integrations: { m: { body: string } };
+    };
+    forged.integrations.m.body = 'from-cache';
+    writeFileSync(entry, JSON.stringify(forged));
+    t.equal((await loadConfigFile(file)).config.integrations.m?.type, 'mock');
+    t.same((await loadConfigFile(file)).config.integrations.m, {
+      type: 'mock',
+      statusCode: 200,
+      body: 'from-cache',
+    });
+    // Any edit misses; an invalid file is never cached and still reports its position.
+    writeFileSync(
+      file,
+      'integrations: { m: { type: mock, body: two } }\nroutes: { $default: { integration: m } }\n',
+    );
+    t.same((await loadConfigFile(file)).config.integrations.m, {
+      type: 'mock',
+      statusCode: 200,
+      body: 'two',
+    });
+    writeFileSync(file, 'integrations: { m: { type: mok } }\nroutes: {}\n');
+    const issues = await loadConfigFile(file).catch((e: ConfigError) => e.issues);
+    t.match(issues, [{ path: 'integrations.m.type', line: 1, column: 28 }]);
+    t.equal(readdirSync(cache).filter((n) => n.endsWith('.json')).length, 2);
+    // PORTICO_CACHE=off bypasses it.
+    process.env.PORTICO_CACHE = 'off';
+    t.teardown(() => void delete process.env.PORTICO_CACHE);
+    writeFileSync(
+      file,
+      'integrations: { m: { type: mock, body: three } }\nroutes: { $default: { integration: m } }\n',
+    );
+    await loadConfigFile(file);
+    t.equal(readdirSync(cache).filter((n) => n.endsWith('.json')).length, 2);
+  },
+);
 
 t.test('loadConfigFile names a missing file and resolves paths from the file', async (t) => {
   const dir = t.testdir({});
