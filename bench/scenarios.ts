@@ -101,6 +101,7 @@ export function portico(spec: {
 }
 
 const server = { host: '127.0.0.1', port: 0 };
+const BENCH_API_KEY = 'bench-key-0123456789abcdef';
 
 /** Every path proxied to the upstream, as an AWS HTTP API "ANY /{proxy+}" route. */
 export function httpConfig(ctx: TargetContext): object {
@@ -152,6 +153,35 @@ export const TARGETS: readonly TargetSpec[] = [
     label: 'Portico http route',
     workloads: ['small', 'large', 'post'],
     config: httpConfig,
+  }),
+  // Issue #5's cost: the same http route with a route throttle, and with an API key and a
+  // usage plan (plan throttle + daily quota). Limits are high enough never to refuse.
+  portico({
+    id: 'portico-http-throttle',
+    label: 'Portico http + throttle',
+    workloads: ['small'],
+    config: (ctx) => ({
+      ...httpConfig(ctx),
+      throttle: { rateLimit: 1_000_000, burstLimit: 1_000_000 },
+    }),
+  }),
+  portico({
+    id: 'portico-http-apikey-plan',
+    label: 'Portico http + API key + usage plan',
+    workloads: ['small'],
+    headers: { 'x-api-key': BENCH_API_KEY },
+    config: (ctx) => ({
+      ...httpConfig(ctx),
+      apiKeys: { bench: { value: BENCH_API_KEY } },
+      usagePlans: {
+        bench: {
+          apiKeys: ['bench'],
+          throttle: { rateLimit: 1_000_000, burstLimit: 1_000_000 },
+          quota: { limit: 1_000_000_000, period: 'DAY' },
+        },
+      },
+      routes: { 'ANY /{proxy+}': { integration: 'upstream', apiKeyRequired: true } },
+    }),
   }),
   portico({
     id: 'portico-function',
