@@ -24,15 +24,20 @@ export function compileIdentitySource(expression: string): IdentitySourceReader 
   throw new TypeError(`unsupported identity source "${expression}"`);
 }
 
-class HeaderReader implements IdentitySourceReader {
+/** A reader for one named value (a header, a query parameter, a cookie, a variable). */
+abstract class NamedReader implements IdentitySourceReader {
   readonly expression: string;
-  readonly #name: string;
+  protected readonly name: string;
   constructor(expression: string, name: string) {
     this.expression = expression;
-    this.#name = name;
+    this.name = name;
   }
+  abstract read(ex: Exchange): string | undefined;
+}
+
+class HeaderReader extends NamedReader {
   read(ex: Exchange): string | undefined {
-    const v = ex.req.headers[this.#name];
+    const v = ex.req.headers[this.name];
     // AWS joins repeated headers with commas, as Node already does for most names.
     const s = Array.isArray(v) ? v.join(',') : v;
     return s === undefined || s === '' ? undefined : s;
@@ -40,38 +45,26 @@ class HeaderReader implements IdentitySourceReader {
 }
 
 /** Query names are case-sensitive (AWS). The last value wins for a repeated name. */
-class QueryReader implements IdentitySourceReader {
-  readonly expression: string;
-  readonly #name: string;
-  constructor(expression: string, name: string) {
-    this.expression = expression;
-    this.#name = name;
-  }
+class QueryReader extends NamedReader {
   read(ex: Exchange): string | undefined {
     if (ex.rawQuery === '') return undefined;
     let found: string | undefined;
     for (const pair of ex.rawQuery.split('&')) {
       const eq = pair.indexOf('=');
       const key = safeDecode(eq < 0 ? pair : pair.slice(0, eq));
-      if (key === this.#name) found = safeDecode(eq < 0 ? '' : pair.slice(eq + 1));
+      if (key === this.name) found = safeDecode(eq < 0 ? '' : pair.slice(eq + 1));
     }
     return found === '' ? undefined : found;
   }
 }
 
-class CookieReader implements IdentitySourceReader {
-  readonly expression: string;
-  readonly #name: string;
-  constructor(expression: string, name: string) {
-    this.expression = expression;
-    this.#name = name;
-  }
+class CookieReader extends NamedReader {
   read(ex: Exchange): string | undefined {
     const header = ex.req.headers.cookie;
     if (header === undefined) return undefined;
     for (const part of header.split(';')) {
       const eq = part.indexOf('=');
-      if (eq > 0 && part.slice(0, eq).trim() === this.#name) {
+      if (eq > 0 && part.slice(0, eq).trim() === this.name) {
         const value = part.slice(eq + 1).trim();
         return value === '' ? undefined : value;
       }
@@ -80,29 +73,17 @@ class CookieReader implements IdentitySourceReader {
   }
 }
 
-class StageVariableReader implements IdentitySourceReader {
-  readonly expression: string;
-  readonly #name: string;
-  constructor(expression: string, name: string) {
-    this.expression = expression;
-    this.#name = name;
-  }
+class StageVariableReader extends NamedReader {
   read(ex: Exchange): string | undefined {
-    const v = ex.stage.variables[this.#name];
+    const v = ex.stage.variables[this.name];
     return v === '' ? undefined : v;
   }
 }
 
 /** The `$context` variables that make sense before the integration runs. */
-class ContextReader implements IdentitySourceReader {
-  readonly expression: string;
-  readonly #name: string;
-  constructor(expression: string, name: string) {
-    this.expression = expression;
-    this.#name = name;
-  }
+class ContextReader extends NamedReader {
   read(ex: Exchange): string | undefined {
-    switch (this.#name) {
+    switch (this.name) {
       case 'routeKey':
         return ex.route.routeKey;
       case 'stage':

@@ -29,6 +29,7 @@ import {
   type JWTVerifyGetKey,
   type JWTVerifyOptions,
 } from 'jose';
+import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS } from './jwt-algorithms.ts';
 import { UpstreamHeaderMap } from './upstream-headers.ts';
 import type { AuthorizerConfig } from '../config/schema.ts';
 import { formatPath } from '../config/path.ts';
@@ -46,20 +47,6 @@ export type JwtAuthorizerConfig = Extract<AuthorizerConfig, { type: 'jwt' }>;
  * Real access and ID tokens are a few KB; AWS limits a request's line and headers to 10 KB.
  */
 export const MAX_TOKEN_LENGTH = 8192;
-
-const ASYMMETRIC_ALGORITHMS = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-] as const;
-const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
 
 export async function createJwtAuthorizer(
   name: string,

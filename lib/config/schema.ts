@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { parseRouteKey } from '../route-key.ts';
+import { JWT_ALGORITHMS } from '../authorizers/jwt-algorithms.ts';
 
 const StageName = z
   .string()
@@ -200,22 +201,6 @@ export const IdentitySource = z
     /^\$(request\.(header|querystring|cookie)\.[A-Za-z0-9_.~!#$%&'*+^`|-]+|context\.(routeKey|stage|httpMethod|path|requestId|identity\.sourceIp|identity\.userAgent)|stageVariables\.[A-Za-z0-9_]+)$/,
     'expected $request.header.NAME, $request.querystring.NAME, $request.cookie.NAME, $stageVariables.NAME, or $context. followed by routeKey, stage, httpMethod, path, requestId, identity.sourceIp or identity.userAgent',
   );
-
-const JWT_ALGORITHMS = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-  'HS256',
-  'HS384',
-  'HS512',
-] as const;
 
 const HeaderName = z
   .string()
