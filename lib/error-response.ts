@@ -24,24 +24,17 @@ export function toGatewayError(err: unknown): GatewayError {
  * Writes the error response if headers are not sent yet; otherwise the response is
  * already partly on the wire, and the only honest signal left is to cut the connection.
  */
-export function sendError(
-  res: ServerResponse,
-  code: ErrorCode,
-  requestId: string,
-  extraHeaders?: Record<string, string>,
-): void {
+export function sendError(res: ServerResponse, code: ErrorCode, requestId: string): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = BODIES.get(code)!;
-  const headers: Record<string, string | number> = {
+  res.writeHead(ERRORS[code].status, {
     'content-type': 'application/json',
     'content-length': body.length,
     'apigw-requestid': requestId,
-  };
-  if (extraHeaders) Object.assign(headers, extraHeaders);
-  res.writeHead(ERRORS[code].status, headers);
+  });
   res.end(body);
 }
 

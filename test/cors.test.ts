@@ -21,10 +21,7 @@ import { ConfigError, createGateway } from '../lib/index.ts';
 import { silentLogger } from '../lib/log.ts';
 import { findChromium, openPage } from './helpers/browser.ts';
 import { request, startGateway, type Reply } from './helpers/gateway.ts';
-
-interface Teardown {
-  teardown(fn: () => unknown): void;
-}
+import { startHttpUpstream, type Teardown } from './helpers/upstream.ts';
 
 const policy = (cfg: Partial<CorsConfig>): CorsPolicy => new CorsPolicy(CorsSchema.parse(cfg));
 
@@ -60,21 +57,12 @@ async function upstream(
   respond: (req: IncomingMessage, res: ServerResponse) => void,
 ): Promise<{ origin: string; hits: () => number }> {
   let hits = 0;
-  const server = createServer((req, res) => {
+  const up = await startHttpUpstream(t, (req, res) => {
     hits++;
     req.resume();
     req.on('end', () => respond(req, res));
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return {
-    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    hits: () => hits,
-  };
+  return { origin: up.origin, hits: () => hits };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,11 +1,12 @@
 import t from 'tap';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createGateway, ConfigError } from '../lib/index.ts';
 import { silentLogger } from '../lib/log.ts';
 import { request, startGateway } from './helpers/gateway.ts';
+import { startHttpUpstream, type Teardown } from './helpers/upstream.ts';
 
 const mocks = {
   integrations: {
@@ -21,21 +22,15 @@ const mocks = {
 } as const;
 
 /** An upstream that holds each request until the test releases it. */
-async function heldUpstream(t: { teardown(fn: () => unknown): void }) {
+async function heldUpstream(t: Teardown) {
   const held: ServerResponse[] = [];
   const arrived: Array<() => void> = [];
-  const server = createServer((_req: IncomingMessage, res: ServerResponse) => {
+  const up = await startHttpUpstream(t, (_req, res) => {
     held.push(res);
     arrived.shift()?.();
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: up.origin,
     nextArrival: () => new Promise<void>((r) => arrived.push(r)),
     release: (body: string) => held.shift()!.end(body),
   };

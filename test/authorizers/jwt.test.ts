@@ -8,8 +8,6 @@
 import t, { type Test } from 'tap';
 import { once } from 'node:events';
 import { generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { SignJWT, base64url } from 'jose';
 import {
@@ -40,7 +38,7 @@ import {
   type RunningGateway,
 } from '../helpers/gateway.ts';
 import { ManualClock, startOidcIssuer, type OidcIssuer } from '../helpers/oidc-issuer.ts';
-import { closedPort, startRecordingUpstream } from '../helpers/upstream.ts';
+import { closedPort, startHttpUpstream, startRecordingUpstream } from '../helpers/upstream.ts';
 
 const HANDLERS = fileURLToPath(new URL('../fixtures/handlers/', import.meta.url));
 const AUDIENCE = 'portico-api';
@@ -509,22 +507,16 @@ t.test('cooldown: unknown kids do not hammer the issuer', async (t) => {
 /** The gateway behind a second listener that counts requests after handing them over. */
 async function countingListener(t: Test, gateway: Gateway) {
   let entered = 0;
-  const server = createServer((req, res) => {
+  const front = await startHttpUpstream(t, (req, res) => {
     gateway.handle(req, res);
     entered++;
-    server.emit('entered');
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
+    front.server.emit('entered');
   });
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: front.origin,
     /** Resolves once `n` requests have entered the gateway (the authorizer runs synchronously up to its key lookup). */
     async entered(n: number) {
-      while (entered < n) await once(server, 'entered');
+      while (entered < n) await once(front.server, 'entered');
     },
   };
 }
