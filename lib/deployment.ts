@@ -260,8 +260,15 @@ function httpIntegration(
   return new HttpIntegration({
     name,
     template,
-    pool: deps.pools.get(template.origin, cfg.connections),
+    pool: deps.pools.get(template.origin, {
+      connections: cfg.connections,
+      // undici's 10 s connect timeout would otherwise outlast a shorter timeoutMs.
+      connectTimeoutMs: Math.min(cfg.timeoutMs, 10_000),
+      maxHeaderSize: cfg.maxResponseHeaderBytes,
+    }),
     timeoutMs: cfg.timeoutMs,
+    bodyTimeoutMs: cfg.bodyTimeoutMs ?? cfg.timeoutMs,
+    retries: cfg.retries !== undefined && cfg.retries.attempts > 0 ? cfg.retries : null,
     maxBodyBytes: config.limits.maxBodyBytes,
     appendRequestPath: route.method === null && template.params.length === 0,
     logger: deps.logger,

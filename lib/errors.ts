@@ -23,7 +23,11 @@ export const ERRORS = {
   PORTICO_FUNCTION_INVALID_RESPONSE: { status: 500, message: 'Internal Server Error' },
   PORTICO_UPSTREAM_UNREACHABLE: { status: 502, message: 'Bad Gateway' },
   PORTICO_UPSTREAM_ERROR: { status: 502, message: 'Bad Gateway' },
+  // undici's UND_ERR_HEADERS_OVERFLOW: the upstream's response head is over maxResponseHeaderBytes.
+  PORTICO_UPSTREAM_HEADERS_TOO_LARGE: { status: 502, message: 'Bad Gateway' },
   PORTICO_UPSTREAM_TIMEOUT: { status: 503, message: 'Service Unavailable' },
+  // A timeout like any other for AWS (503), its own code so logs tell a dead host from a slow one.
+  PORTICO_UPSTREAM_CONNECT_TIMEOUT: { status: 503, message: 'Service Unavailable' },
   PORTICO_SHUTTING_DOWN: { status: 503, message: 'Service Unavailable' },
   PORTICO_CONCURRENCY_LIMIT: { status: 503, message: 'Service Unavailable' },
 } as const satisfies Record<string, { status: number; message: string }>;

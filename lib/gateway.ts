@@ -4,15 +4,17 @@
  * in-flight requests finish on the deployment they started on.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { loadConfigFile, type LoadedConfig } from './config/load.ts';
 import type { GatewayConfig, GatewayConfigInput } from './config/schema.ts';
 import { deployLoaded, type Deployment, type DeploymentSummary } from './deployment.ts';
 import { writeRawError } from './error-response.ts';
-import { UpstreamPools } from './integrations/upstream-pools.ts';
+import { UpstreamPools, type UpstreamStats } from './integrations/upstream-pools.ts';
 import { stderrLogger, type Logger } from './log.ts';
 import { serveRequest } from './server.ts';
+import { applyTls, readTls, tlsServer, type TlsMaterial } from './tls.ts';
 import type { Clock, Store } from './state/store.ts';
 import { createTrafficState, type TrafficState } from './traffic.ts';
 
@@ -53,7 +55,11 @@ export class Gateway {
   readonly #pools = new UpstreamPools();
   readonly #traffic: TrafficState;
   #deployment: Deployment;
-  #server: Server | null = null;
+  /** Where the live config's relative paths (tls files) resolve. */
+  #configDir: string;
+  #server: Server | HttpsServer | null = null;
+  /** The HTTPS listener's current certificates; null when serving plain HTTP. */
+  #tls: TlsMaterial | null = null;
   #closing: Promise<void> | null = null;
 
   /** Use createGateway(); the constructor takes an already compiled deployment. */
@@ -67,6 +73,7 @@ export class Gateway {
     this.#logger = options.logger ?? stderrLogger;
     this.#drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
     this.#baseDir = options.baseDir ?? process.cwd();
+    this.#configDir = this.#baseDir;
     this.#pools = pools;
     this.#traffic = traffic;
   }
@@ -96,11 +103,20 @@ export class Gateway {
   /** Validates and compiles a new config, then swaps it in; the old one keeps serving on error. */
   async deploy(source: ConfigSource): Promise<DeploymentSummary> {
     const loaded = await resolveSource(source, this.#baseDir);
+    // Read before the swap: unreadable certificates fail the deploy and change nothing.
+    const tls =
+      this.#tls !== null && loaded.config.tls !== undefined
+        ? await readTls(loaded.config.tls, loaded.baseDir)
+        : null;
     this.#deployment = await deployLoaded(loaded, {
       pools: this.#pools,
       logger: this.#logger,
       traffic: this.#traffic,
     });
+    this.#configDir = loaded.baseDir;
+    if (this.#tls !== null) {
+      this.#tls = applyTls(this.#server as HttpsServer, this.#tls, tls, this.#logger);
+    }
     return this.#deployment.summary;
   }
 
@@ -109,7 +125,9 @@ export class Gateway {
     if (this.#server !== null) throw new TypeError('gateway is already listening');
     const port = options.port ?? this.#deployment.config.server.port;
     const host = options.host ?? this.#deployment.config.server.host;
-    const server = createServer(
+    const tls = this.#deployment.config.tls;
+    const material = tls === undefined ? null : await readTls(tls, this.#configDir);
+    const server: Server | HttpsServer = (material === null ? createServer : tlsServer(material))(
       {
         // Node's strict parser (the default) refuses ambiguous framing; never the lenient one.
         insecureHTTPParser: false,
@@ -128,9 +146,16 @@ export class Gateway {
       });
     });
     this.#server = server;
+    this.#tls = material;
     const addr = server.address() as AddressInfo;
     const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    return { host: addr.address, port: addr.port, url: `http://${shown}:${addr.port}` };
+    const scheme = this.#tls === null ? 'http' : 'https';
+    return { host: addr.address, port: addr.port, url: `${scheme}://${shown}:${addr.port}` };
+  }
+
+  /** Connection and request counts over every upstream pool (undici Pool#stats, summed). */
+  upstreamStats(): UpstreamStats {
+    return this.#pools.stats();
   }
 
   /** The listener's address, or null when not listening. */

@@ -147,6 +147,11 @@ const HttpIntegration = z
     timeoutMs: timeoutMs
       .default(30_000)
       .describe('Time to the upstream response; over it the client gets 503 (as AWS HTTP API).'),
+    bodyTimeoutMs: timeoutMs
+      .optional()
+      .describe(
+        'Longest wait for the next response body chunk once headers arrived (default: timeoutMs); over it the client connection is cut.',
+      ),
     connections: z
       .number()
       .int()
@@ -154,6 +159,36 @@ const HttpIntegration = z
       .max(4096)
       .default(128)
       .describe('Keep-alive connections per upstream origin.'),
+    maxResponseHeaderBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(1024 * 1024)
+      .default(16 * 1024)
+      .describe(
+        'Largest upstream response head (status line + headers); over it the client gets 502.',
+      ),
+    retries: z
+      .strictObject({
+        attempts: z
+          .number()
+          .int()
+          .min(0)
+          .max(5)
+          .default(0)
+          .describe(
+            'Extra attempts after a failed connect (GET, HEAD, OPTIONS, PUT, DELETE only).',
+          ),
+        backoffMs: z
+          .number()
+          .int()
+          .min(0)
+          .max(10_000)
+          .default(50)
+          .describe('Wait before each retry, doubled each time.'),
+      })
+      .optional()
+      .describe('Retries on connect failures only: refused, unreachable or timed out.'),
     maxConcurrency,
     maxQueue,
   })
@@ -329,6 +364,22 @@ const Limits = z.strictObject({
     .describe('Largest request body; over it the client gets 413 (AWS: 10 MB).'),
 });
 
+const Tls = z
+  .strictObject({
+    cert: z.string().min(1).describe('PEM certificate chain file, relative to the config file.'),
+    key: z.string().min(1).describe('PEM private key file, relative to the config file.'),
+    clientCa: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('PEM CA bundle for client certificates (mTLS), relative to the config file.'),
+    requireClientCert: z
+      .boolean()
+      .default(true)
+      .describe('With clientCa: refuse the handshake without a valid client certificate.'),
+  })
+  .describe('Serve HTTPS; certificate files are re-read on each deploy.');
+
 const Server = z.strictObject({
   port: z.number().int().min(0).max(65535).default(8080),
   host: z.string().min(1).default('127.0.0.1'),
@@ -339,6 +390,7 @@ export const ConfigSchema = z
     $schema: z.string().optional(),
     server: Server.prefault({}).describe('Where the CLI listens; --port and --host override.'),
     limits: Limits.prefault({}),
+    tls: Tls.optional(),
     stages: z.record(StageName, Stage).default({ $default: {} }),
     integrations: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), IntegrationSchema),
     authorizers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), AuthorizerSchema).default({}),

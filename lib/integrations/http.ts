@@ -25,11 +25,25 @@ export interface HttpIntegrationOptions {
   readonly template: UrlTemplate;
   readonly pool: Pool;
   readonly timeoutMs: number;
+  /** Longest wait between response body chunks once the headers arrived. */
+  readonly bodyTimeoutMs: number;
+  /** Connect-failure retries for idempotent methods; null for none. */
+  readonly retries: RetryPolicy | null;
   readonly maxBodyBytes: number;
   /** AWS: the `$default` route forwards the full request path to a path-less URL. */
   readonly appendRequestPath: boolean;
   readonly logger: Logger;
 }
+
+export interface RetryPolicy {
+  /** Extra attempts after the first. */
+  readonly attempts: number;
+  /** Wait before the first retry; doubled for each next one. */
+  readonly backoffMs: number;
+}
+
+// RFC 9110 §9.2.2; POST and PATCH may act twice, so they are never retried.
+const IDEMPOTENT = nameSet(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
 // Request headers never forwarded: hop-by-hop (RFC 9110 §7.6.1), those the gateway sets
 // itself, and Expect: Node's server has already answered `100-continue` to the client, and
@@ -63,6 +77,8 @@ export class HttpIntegration implements Integration {
   readonly #basePath: string;
   readonly #baseQuery: string;
   readonly #timeoutMs: number;
+  readonly #bodyTimeoutMs: number;
+  readonly #retries: RetryPolicy | null;
   readonly #maxBodyBytes: number;
   readonly #appendRequestPath: boolean;
   readonly #logger: Logger;
@@ -80,6 +96,8 @@ export class HttpIntegration implements Integration {
     this.#basePath = (q < 0 ? fixed : fixed.slice(0, q)).replace(/\/$/, '');
     this.#baseQuery = q < 0 ? '' : fixed.slice(q + 1);
     this.#timeoutMs = options.timeoutMs;
+    this.#bodyTimeoutMs = options.bodyTimeoutMs;
+    this.#retries = options.retries;
     this.#maxBodyBytes = options.maxBodyBytes;
     this.#appendRequestPath = options.appendRequestPath;
     this.#logger = options.logger;
@@ -111,21 +129,22 @@ export class HttpIntegration implements Integration {
       return;
     }
 
-    const handler = new ProxyHandler(ex, this.#logger, this.#name, allowance);
+    const options: Dispatcher.DispatchOptions = {
+      method: req.method as Dispatcher.HttpMethod,
+      path,
+      headers: forwardHeaders(ex, headers),
+      body,
+      headersTimeout: this.#timeoutMs,
+      bodyTimeout: this.#bodyTimeoutMs,
+    };
+    const retries =
+      this.#retries !== null && IDEMPOTENT[req.method!] === true ? this.#retries : null;
+    const handler = new ProxyHandler(ex, this.#logger, this.#name, allowance, retries);
+    if (retries !== null) handler.keepForRetry(this.#pool, options);
     (req as RequestWithProxy)[kProxy] = handler;
     // `on`, not `once`: the response is per request, and `once` wraps the listener.
     ex.res.on('close', onClientClose);
-    this.#pool.dispatch(
-      {
-        method: req.method as Dispatcher.HttpMethod,
-        path,
-        headers: forwardHeaders(ex, headers),
-        body,
-        headersTimeout: this.#timeoutMs,
-        bodyTimeout: this.#timeoutMs,
-      },
-      handler,
-    );
+    this.#pool.dispatch(options, handler);
   }
 
   /** The upstream request target, or null when a path variable would climb out of its place. */
@@ -242,13 +261,30 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   #abort: ((err?: Error) => void) | null = null;
   /** undici's own resume(), already bound: handed to 'drain' without a new closure. */
   #resume: (() => void) | null = null;
+  /** Set only for a retryable request: what to dispatch again, and where. */
+  #retries: RetryPolicy | null;
+  #attempt = 0;
+  #pool: Pool | null = null;
+  #options: Dispatcher.DispatchOptions | null = null;
   done = false;
 
-  constructor(ex: Exchange, logger: Logger, integration: string, allowance: number) {
+  constructor(
+    ex: Exchange,
+    logger: Logger,
+    integration: string,
+    allowance: number,
+    retries: RetryPolicy | null,
+  ) {
     this.#ex = ex;
     this.#logger = logger;
     this.#integration = integration;
     this.#allowance = allowance;
+    this.#retries = retries;
+  }
+
+  keepForRetry(pool: Pool, options: Dispatcher.DispatchOptions): void {
+    this.#pool = pool;
+    this.#options = options;
   }
 
   abortUpstream(): void {
@@ -318,6 +354,21 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
 
   onError(err: Error): void {
     if (this.done) return;
+    if (this.#canRetry(err)) {
+      const delay = this.#retries!.backoffMs * 2 ** this.#attempt++;
+      this.#logger.warn(
+        {
+          requestId: this.#ex.requestId,
+          integration: this.#integration,
+          code: upstreamErrorCode(err),
+          attempt: this.#attempt,
+          err,
+        },
+        'upstream connect failed; retrying',
+      );
+      setTimeout(retryDispatch, delay, this);
+      return;
+    }
     this.done = true;
     const code = upstreamErrorCode(err);
     if (code === 'PORTICO_BODY_TOO_LARGE') {
@@ -330,6 +381,45 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     );
     sendExchangeError(this.#ex, code);
   }
+
+  /**
+   * Only a failure to connect is retried, and only while nothing of the request has left:
+   * undici calls onConnect when it writes the request, so without it no byte was sent,
+   * and the body (if any) must not have been read yet either.
+   */
+  #canRetry(err: Error): boolean {
+    return (
+      this.#retries !== null &&
+      this.#attempt < this.#retries.attempts &&
+      this.#abort === null &&
+      isConnectFailure(err) &&
+      !this.#ex.req.readableDidRead
+    );
+  }
+
+  /** Called by retryDispatch; the client may have left during the backoff. */
+  redispatch(): void {
+    if (this.done) return;
+    this.#pool!.dispatch(this.#options!, this);
+  }
+}
+
+function retryDispatch(handler: ProxyHandler): void {
+  handler.redispatch();
+}
+
+/** Failures before a connection existed: the upstream cannot have seen the request. */
+function isConnectFailure(err: Error): boolean {
+  switch ((err as { code?: string }).code) {
+    case 'ECONNREFUSED':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EAI_AGAIN':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return true;
+    default:
+      return false;
+  }
 }
 
 /** The one translation from undici/socket failures to gateway error codes. */
@@ -339,12 +429,16 @@ export function upstreamErrorCode(err: Error): ErrorCode {
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':
       return 'PORTICO_UPSTREAM_TIMEOUT';
+    // AWS HTTP API answers any integration that does not respond in time with 503.
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return 'PORTICO_UPSTREAM_CONNECT_TIMEOUT';
+    case 'UND_ERR_HEADERS_OVERFLOW':
+      return 'PORTICO_UPSTREAM_HEADERS_TOO_LARGE';
     case 'ECONNREFUSED':
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
-    case 'UND_ERR_CONNECT_TIMEOUT':
       return 'PORTICO_UPSTREAM_UNREACHABLE';
     default:
       return 'PORTICO_UPSTREAM_ERROR';

@@ -3,6 +3,7 @@
  * function receives and how its result becomes the HTTP response. Empty fields are null
  * here, where 2.0 leaves them out.
  */
+import { clientCertOf, type ClientCert } from '../client-cert.ts';
 import type { AuthorizerContext } from '../authorizers/authorizer.ts';
 import type { Exchange } from '../exchange.ts';
 import { LOCAL_ACCOUNT_ID } from './context.ts';
@@ -64,6 +65,8 @@ export interface LambdaIdentityV1 {
   user: null;
   userAgent: string;
   userArn: null;
+  /** mTLS only: the verified client certificate. */
+  clientCert?: ClientCert;
 }
 
 export interface LambdaRequestContextV1 {
@@ -188,6 +191,8 @@ class PayloadV1 implements PayloadFormat<LambdaEventV1> {
       stage: ex.stage.name,
     };
     if (ex.authorizer !== null) requestContext.authorizer = authorizerV1(ex.authorizer);
+    const clientCert = clientCertOf(req);
+    if (clientCert !== null) requestContext.identity.clientCert = clientCert;
     return {
       version: '1.0',
       resource,

@@ -5,6 +5,7 @@
  */
 import type { AuthorizerContext } from '../authorizers/authorizer.ts';
 import type { Exchange } from '../exchange.ts';
+import { clientCertOf, type ClientCert } from '../client-cert.ts';
 import { LOCAL_ACCOUNT_ID } from './context.ts';
 import {
   DEFAULT_CONTENT_TYPE,
@@ -58,6 +59,8 @@ export interface LambdaRequestContextV2 {
   apiId: string;
   /** What the route's authorizer established (`{ jwt: {...} }`, `{ lambda: {...} }`); absent without one. */
   authorizer?: AuthorizerContext;
+  /** mTLS only: the verified client certificate. */
+  authentication?: { clientCert: ClientCert };
   domainName: string;
   domainPrefix: string;
   http: {
@@ -146,6 +149,8 @@ class PayloadV2 implements PayloadFormat<LambdaEventV2> {
       isBase64Encoded: false,
     };
     if (ex.authorizer !== null) event.requestContext.authorizer = ex.authorizer;
+    const clientCert = clientCertOf(req);
+    if (clientCert !== null) event.requestContext.authentication = { clientCert };
     if (cookies !== null && cookies.length > 0) event.cookies = cookies;
     if (ex.rawQuery !== '') {
       const pairs = splitQuery(ex.rawQuery);

@@ -245,6 +245,7 @@ t.test('the JSON Schema is generated from the same schema', async (t) => {
     'server',
     'stages',
     'throttle',
+    'tls',
     'usagePlans',
   ]);
   t.match(JSON.stringify(schema), /"const":"function"/);

@@ -79,31 +79,36 @@ const echoRequest: Responder = (_req, res, recorded) => {
 export async function startRecordingUpstream(
   t: Teardown,
   respond: Responder = echoRequest,
+  port = 0,
 ): Promise<RecordingUpstream> {
   const requests: RecordedRequest[] = [];
   const waiting: Array<(r: RecordedRequest) => void> = [];
   let delivered = 0;
-  const upstream = await startHttpUpstream(t, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const recorded: RecordedRequest = {
-        method: req.method!,
-        url: req.url!,
-        rawHeaders: req.rawHeaders,
-        headers: req.headers,
-        body: Buffer.concat(chunks),
-        remotePort: req.socket.remotePort!,
-      };
-      requests.push(recorded);
-      const waiter = waiting.shift();
-      if (waiter !== undefined) {
-        delivered++;
-        waiter(recorded);
-      }
-      respond(req, res, recorded);
-    });
-  });
+  const upstream = await startHttpUpstream(
+    t,
+    (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const recorded: RecordedRequest = {
+          method: req.method!,
+          url: req.url!,
+          rawHeaders: req.rawHeaders,
+          headers: req.headers,
+          body: Buffer.concat(chunks),
+          remotePort: req.socket.remotePort!,
+        };
+        requests.push(recorded);
+        const waiter = waiting.shift();
+        if (waiter !== undefined) {
+          delivered++;
+          waiter(recorded);
+        }
+        respond(req, res, recorded);
+      });
+    },
+    port,
+  );
   return {
     get origin() {
       return upstream.origin;
@@ -127,11 +132,12 @@ export async function startRecordingUpstream(
 export async function startHttpUpstream(
   t: Teardown,
   handler: (req: IncomingMessage, res: ServerResponse) => void,
+  port = 0,
 ): Promise<Upstream & { readonly server: HttpServer }> {
   const server = createHttpServer({ keepAliveTimeout: 30_000 }, handler);
   let connections = 0;
   server.on('connection', () => connections++);
-  await listen(server);
+  await listen(server, port);
   const close = async (): Promise<void> => {
     if (!server.listening) return;
     const closed = once(server, 'close');
@@ -140,11 +146,11 @@ export async function startHttpUpstream(
     await closed;
   };
   t.teardown(close);
-  const port = (server.address() as AddressInfo).port;
+  const bound = (server.address() as AddressInfo).port;
   return {
     server,
-    origin: `http://127.0.0.1:${port}`,
-    port,
+    origin: `http://127.0.0.1:${bound}`,
+    port: bound,
     get connections() {
       return connections;
     },
@@ -223,7 +229,7 @@ export async function closedPort(): Promise<number> {
   return port;
 }
 
-async function listen(server: Server | HttpServer): Promise<void> {
-  server.listen(0, '127.0.0.1');
+async function listen(server: Server | HttpServer, port = 0): Promise<void> {
+  server.listen(port, '127.0.0.1');
   await once(server, 'listening');
 }

@@ -5,11 +5,17 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import {
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+} from 'node:http';
 import { connect, type Socket } from 'node:net';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { GatewayConfigInput } from '../../lib/index.ts';
-import { request, startGateway, type RunningGateway } from '../helpers/gateway.ts';
+import type { UpstreamStats } from '../../lib/integrations/upstream-pools.ts';
+import { memoryLogger, request, startGateway, type RunningGateway } from '../helpers/gateway.ts';
 import {
   closedPort,
   readRequestHead,
@@ -30,6 +36,9 @@ function httpConfig(
     timeoutMs?: number;
     maxBodyBytes?: number;
     connections?: number;
+    bodyTimeoutMs?: number;
+    maxResponseHeaderBytes?: number;
+    retries?: { attempts: number; backoffMs?: number };
   } = {},
 ): GatewayConfigInput {
   const integrations: GatewayConfigInput['integrations'] = {};
@@ -42,6 +51,11 @@ function httpConfig(
       url,
       ...(extra.timeoutMs ? { timeoutMs: extra.timeoutMs } : {}),
       ...(extra.connections ? { connections: extra.connections } : {}),
+      ...(extra.bodyTimeoutMs ? { bodyTimeoutMs: extra.bodyTimeoutMs } : {}),
+      ...(extra.maxResponseHeaderBytes
+        ? { maxResponseHeaderBytes: extra.maxResponseHeaderBytes }
+        : {}),
+      ...(extra.retries ? { retries: extra.retries } : {}),
     };
     routeTable[key] = { integration: name };
   }
@@ -129,6 +143,37 @@ function outcome(url: string | { host: string; port: number; path: string }): Pr
     req.on('close', () => settle(false, 'closed'));
     req.end();
   });
+}
+
+/** An error body is the fixed AWS message: no stack frame, no error name, no upstream address. */
+function assertNoLeak(t: Test, body: string, upstreamPort: number): void {
+  t.notOk(body.includes(String(upstreamPort)), 'no upstream port in the body');
+  t.notOk(body.includes('127.0.0.1'), 'no upstream host in the body');
+  t.notMatch(body, /Error|\bat /, 'no error name or stack frame in the body');
+}
+
+/**
+ * The gateway's upstream pools once no request is in flight any more (bounded poll: undici
+ * updates its counts as sockets close, an OS event).
+ */
+async function poolsSettled(gw: RunningGateway): Promise<UpstreamStats> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const stats = gw.gateway.upstreamStats();
+    const idle =
+      stats.running === 0 &&
+      stats.pending === 0 &&
+      stats.queued === 0 &&
+      stats.connected === stats.free;
+    if (idle || Date.now() > deadline) return stats;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function openConnections(server: Server): Promise<number> {
+  return new Promise((resolve, reject) =>
+    server.getConnections((err, count) => (err ? reject(err) : resolve(count))),
+  );
 }
 
 /** Header names in a raw [name, value, ...] list, lower-cased. */
@@ -663,6 +708,7 @@ t.test('an upstream that never answers gets 503 after timeoutMs', async (t) => {
   t.ok(Date.now() - started >= 200, 'not before timeoutMs');
   t.equal(reply.status, 503);
   t.equal(reply.text, '{"message":"Service Unavailable"}');
+  assertNoLeak(t, reply.text, upstream.port);
   t.equal(reply.headers['content-type'], 'application/json');
   t.match(reply.headers['apigw-requestid'], REQUEST_ID);
   t.match(
@@ -690,6 +736,7 @@ t.test('an unreachable upstream gets 502 with no address in the response', async
   const reply = await within(request(`${gw.url}/down`), 5_000, '502');
   t.equal(reply.status, 502);
   t.equal(reply.text, '{"message":"Bad Gateway"}');
+  assertNoLeak(t, reply.text, port);
   t.equal(reply.headers['content-type'], 'application/json');
   t.match(reply.headers['apigw-requestid'], REQUEST_ID);
   t.notOk(reply.rawHeaders.join('\n').includes(String(port)), 'no upstream port in the headers');
@@ -713,6 +760,16 @@ t.test('an upstream that resets mid-response never yields a complete response', 
       t.equal(result.complete, false);
       t.not(result.error, null);
       t.ok(result.body.length <= 4096);
+      // On the wire: a short body, or a chunked body without its terminating chunk.
+      const raw = await within(
+        rawExchange(gw, 'GET /reset HTTP/1.1\r\nHost: gw\r\n\r\n'),
+        5_000,
+        'the gateway closes the connection',
+      );
+      t.match(raw, /^HTTP\/1\.1 200 /);
+      const body = raw.slice(raw.indexOf('\r\n\r\n') + 4);
+      if (framing === 'chunked') t.notMatch(body, /(^|\r\n)0\r\n\r\n$/, 'no last chunk');
+      else t.ok(body.length < 100_000, 'fewer bytes than content-length');
     });
   }
 });
@@ -725,6 +782,7 @@ t.test('an upstream that resets before answering gets 502', async (t) => {
   const reply = await within(request(`${gw.url}/reset`), 5_000, '502');
   t.equal(reply.status, 502);
   t.equal(reply.text, '{"message":"Bad Gateway"}');
+  assertNoLeak(t, reply.text, upstream.port);
   t.match(reply.headers['apigw-requestid'], REQUEST_ID);
 });
 
@@ -852,8 +910,17 @@ t.test('a client aborting mid-download aborts the upstream request', async (t) =
   const [res] = (await once(req, 'response')) as [IncomingMessage];
   res.on('error', () => {});
   await once(res, 'data');
+  t.equal(gw.gateway.upstreamStats().running, 1, 'one request in flight upstream');
   req.destroy();
   await within(upstreamClosed.promise, 5_000, 'the upstream sees its connection close');
+  // undici may open a fresh idle connection after destroying the aborted one; idle is fine.
+  const stats = await poolsSettled(gw);
+  t.match(stats, { running: 0, pending: 0, queued: 0, connected: stats.free }, 'pool idle');
+  t.equal(
+    await openConnections(upstream.server),
+    stats.connected,
+    'the upstream has only the idle pooled sockets open',
+  );
   t.same(gw.logs, [], 'a client leaving is not an upstream failure');
 });
 
@@ -884,6 +951,17 @@ t.test('a client aborting mid-upload aborts the upstream request', async (t) => 
     socket.destroy();
     await within(upstreamClosed.promise, 5_000, `${framing}: the upstream sees the request close`);
     t.notOk(upstreamComplete, `${framing}: the upstream never saw a complete request`);
+    const stats = await poolsSettled(gw);
+    t.match(
+      stats,
+      { running: 0, pending: 0, queued: 0, connected: stats.free },
+      `${framing}: the pool is back to idle`,
+    );
+    t.equal(
+      await openConnections(upstream.server),
+      stats.connected,
+      `${framing}: the upstream has only the idle pooled sockets open`,
+    );
   }
   t.same(gw.logs, [], 'a client leaving is not an upstream failure');
 });
@@ -1149,3 +1227,137 @@ t.test(
     }
   },
 );
+
+t.test('connecting is bounded by timeoutMs, not only undici’s 10 s: 503', async (t) => {
+  // A TLS upstream whose handshake never completes: connected at TCP level, never usable,
+  // which is what a blackholed host looks like to undici's connect timeout.
+  const accepted = deferred();
+  const upstream = await startRawUpstream(t, () => accepted.resolve());
+  const gw = await gatewayFor(
+    t,
+    { 'GET /hole': `https://127.0.0.1:${upstream.port}/hole` },
+    { timeoutMs: 300 },
+  );
+  const reply = await within(request(`${gw.url}/hole`), 5_000, 'a 503 well before 10 s');
+  await accepted.promise;
+  t.equal(reply.status, 503);
+  t.equal(reply.text, '{"message":"Service Unavailable"}');
+  assertNoLeak(t, reply.text, upstream.port);
+  t.match(gw.logs, [{ level: 'error', obj: { code: 'PORTICO_UPSTREAM_CONNECT_TIMEOUT' } }]);
+});
+
+t.test('bodyTimeoutMs bounds a slow body separately from timeoutMs', async (t) => {
+  const upstream = await startHttpUpstream(t, (_req, res) => {
+    res.writeHead(200, { 'content-length': 1000 });
+    res.write('x'.repeat(10));
+  });
+  const gw = await gatewayFor(
+    t,
+    { 'GET /trickle': `${upstream.origin}/trickle` },
+    { timeoutMs: 60_000, bodyTimeoutMs: 200 },
+  );
+  const result = await within(outcome(`${gw.url}/trickle`), 5_000, 'the cut');
+  t.equal(result.status, 200, 'the headers were already relayed');
+  t.equal(result.complete, false, 'the client sees an incomplete response, not a complete one');
+  t.equal(result.body.toString(), 'x'.repeat(10));
+  t.match(gw.logs, [{ level: 'error', obj: { code: 'PORTICO_UPSTREAM_TIMEOUT' } }]);
+  const stats = await poolsSettled(gw);
+  t.match(stats, { running: 0, connected: stats.free }, 'no upstream request left in flight');
+});
+
+t.test('an upstream response head over maxResponseHeaderBytes gets 502', async (t) => {
+  // Within the test client's own 16 KB limit, over the gateway's configured 8 KB.
+  const big = 'v'.repeat(12 * 1024);
+  const upstream = await startRawUpstream(t, (socket) => {
+    void readRequestHead(socket).then(() =>
+      socket.end(`HTTP/1.1 200 OK\r\nX-Big: ${big}\r\nContent-Length: 2\r\n\r\nok`),
+    );
+  });
+  const strict = await gatewayFor(
+    t,
+    { 'GET /big': `${upstream.origin}/big` },
+    { maxResponseHeaderBytes: 8 * 1024 },
+  );
+  const reply = await within(request(`${strict.url}/big`), 5_000, '502');
+  t.equal(reply.status, 502);
+  t.equal(reply.text, '{"message":"Bad Gateway"}');
+  assertNoLeak(t, reply.text, upstream.port);
+  t.match(strict.logs, [{ level: 'error', obj: { code: 'PORTICO_UPSTREAM_HEADERS_TOO_LARGE' } }]);
+  // The default, 16 KB, lets it through.
+  const roomy = await gatewayFor(t, { 'GET /big': `${upstream.origin}/big` });
+  const relayed = await within(request(`${roomy.url}/big`), 5_000, '200');
+  t.equal(relayed.status, 200);
+  t.equal(relayed.headers['x-big'], big);
+});
+
+t.test('retries: idempotent requests retry a refused connect, others never', async (t) => {
+  const port = await closedPort();
+  const retrying = deferred();
+  const logs: RunningGateway['logs'] = [];
+  const logger = {
+    ...memoryLogger(logs),
+    warn: (obj: object, msg?: string) => {
+      logs.push({ level: 'warn', msg, obj });
+      retrying.resolve();
+    },
+  };
+  const gw = await startGateway(
+    httpConfig(
+      { 'ANY /r': `http://127.0.0.1:${port}/r` },
+      { retries: { attempts: 5, backoffMs: 200 } },
+    ),
+    { t, logger },
+  );
+
+  await t.test('POST is not retried', async (t) => {
+    const reply = await within(request(`${gw.url}/r`, { method: 'POST', body: 'x' }), 5_000, '502');
+    t.equal(reply.status, 502);
+    t.equal(logs.filter((l) => l.level === 'warn').length, 0, 'no retry');
+    t.match(logs, [{ level: 'error', obj: { code: 'PORTICO_UPSTREAM_UNREACHABLE' } }]);
+  });
+
+  await t.test('PUT with a body: retried until the upstream is up, sent once', async (t) => {
+    logs.length = 0;
+    const pending = request(`${gw.url}/r`, { method: 'PUT', body: 'payload' });
+    await within(retrying.promise, 5_000, 'the first attempt fails');
+    // Backoff doubles from 200 ms over 5 attempts (6 s in all): ample for a listen().
+    const upstream = await startRecordingUpstream(t, undefined, port);
+    const reply = await within(pending, 10_000, 'the retried request');
+    t.equal(reply.status, 200);
+    t.equal(upstream.requests.length, 1, 'the upstream got the request exactly once');
+    t.equal(upstream.requests[0]!.body.toString(), 'payload', 'with its whole body');
+    t.match(logs[0], { level: 'warn', obj: { code: 'PORTICO_UPSTREAM_UNREACHABLE', attempt: 1 } });
+    t.equal(logs.filter((l) => l.level === 'error').length, 0);
+  });
+});
+
+t.test('retries give up after their attempts with the last failure', async (t) => {
+  const port = await closedPort();
+  const gw = await gatewayFor(
+    t,
+    { 'GET /r': `http://127.0.0.1:${port}/r` },
+    { retries: { attempts: 2, backoffMs: 0 } },
+  );
+  const reply = await within(request(`${gw.url}/r`), 5_000, '502');
+  t.equal(reply.status, 502);
+  t.same(
+    gw.logs.map((l) => l.level),
+    ['warn', 'warn', 'error'],
+    'two retries, then the failure',
+  );
+});
+
+t.test('a reset after the request was sent is never retried', async (t) => {
+  const upstream = await startRawUpstream(t, (socket) => {
+    void readRequestHead(socket).then(() => socket.resetAndDestroy());
+  });
+  const gw = await gatewayFor(
+    t,
+    { 'GET /reset': `${upstream.origin}/reset` },
+    { retries: { attempts: 3, backoffMs: 0 } },
+  );
+  const reply = await within(request(`${gw.url}/reset`), 5_000, '502');
+  t.equal(reply.status, 502);
+  t.equal(upstream.connections, 1, 'the upstream saw the request once');
+  t.equal(gw.logs.filter((l) => l.level === 'warn').length, 0);
+});
