@@ -18,6 +18,7 @@ import type { Authorizer } from './authorizers/authorizer.ts';
 import { CorsPolicy } from './cors.ts';
 import { parseRouteKey, type RouteKey } from './route-key.ts';
 import { RouteTable } from './router.ts';
+import { compileTrustProxy } from './trust-proxy.ts';
 import { TrafficControl, createTrafficState, type TrafficState } from './traffic.ts';
 import { compileUrlTemplate, resolveStageVariables } from './url-template.ts';
 
@@ -159,10 +160,12 @@ export async function createDeployment(
 
   const summaries: RouteSummary[] = [];
   const stages = new Map<string, CompiledStage>();
+  const trustProxy = compileTrustProxy(config.trustProxy);
   for (const [stageName, stageCfg] of Object.entries(config.stages)) {
     const runtime: StageRuntime = {
       name: stageName,
       variables: Object.freeze({ ...stageCfg.variables }),
+      trustProxy,
     };
     const entries: { routeKey: string; value: CompiledRoute }[] = [];
     for (const route of routeKeys) {

@@ -12,7 +12,9 @@ export const ERRORS = {
   // AWS gateway response INVALID_API_KEY: same wire shape as FORBIDDEN, its own code for logs.
   PORTICO_API_KEY_INVALID: { status: 403, message: 'Forbidden' },
   PORTICO_ROUTE_NOT_FOUND: { status: 404, message: 'Not Found' },
+  PORTICO_REQUEST_TIMEOUT: { status: 408, message: 'Request Timeout' },
   PORTICO_BODY_TOO_LARGE: { status: 413, message: 'Request Entity Too Large' },
+  PORTICO_URI_TOO_LONG: { status: 414, message: 'Request-URI Too Long' },
   PORTICO_THROTTLED: { status: 429, message: 'Too Many Requests' },
   PORTICO_QUOTA_EXCEEDED: { status: 429, message: 'Limit Exceeded' },
   PORTICO_HEADERS_TOO_LARGE: { status: 431, message: 'Request Header Fields Too Large' },

@@ -17,9 +17,12 @@ export class Exchange {
   readonly route: CompiledRoute;
   /** URL-decoded path variables, or null. */
   readonly params: Record<string, string> | null;
-  /** The path as received (raw, stage prefix included), without the query string. */
+  /**
+   * The request path in its canonical form (lib/path-normalize.ts), stage prefix included,
+   * without the query string: AWS's `rawPath`.
+   */
   readonly rawPath: string;
-  /** The path after the stage prefix (raw): what routing and `$default` forwarding use. */
+  /** The canonical path after the stage prefix: what routing and `$default` forwarding use. */
   readonly path: string;
   /** The query string as received, without '?', or ''. */
   readonly rawQuery: string;
@@ -29,6 +32,8 @@ export class Exchange {
   responseHeaders: readonly string[] | null;
   /** Flat [name, value, ...] headers added to the upstream request (authorizer claims), or null. */
   upstreamHeaders: readonly string[] | null;
+  /** The client address once client-ip.ts has worked it out (trustProxy), or null. */
+  clientIp: string | null;
   /** An API key supplied by a function authorizer (AWS key source AUTHORIZER), or null. */
   usageIdentifierKey: string | null;
   /** The API key the request was admitted with (routes with apiKeyRequired), or null. */
@@ -58,6 +63,7 @@ export class Exchange {
     this.authorizer = null;
     this.responseHeaders = null;
     this.upstreamHeaders = null;
+    this.clientIp = null;
     this.usageIdentifierKey = null;
     this.apiKey = null;
   }

@@ -6,12 +6,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { loadConfigFile, type LoadedConfig } from './config/load.ts';
 import type { GatewayConfig, GatewayConfigInput } from './config/schema.ts';
 import { deployLoaded, type Deployment, type DeploymentSummary } from './deployment.ts';
-import { writeRawError } from './error-response.ts';
 import { UpstreamPools, type UpstreamStats } from './integrations/upstream-pools.ts';
+import { applyListenerLimits, listenerOptions, watchListener } from './listener-options.ts';
 import { stderrLogger, type Logger } from './log.ts';
 import { serveRequest } from './server.ts';
 import { applyTls, readTls, tlsServer, type TlsMaterial } from './tls.ts';
@@ -117,6 +116,7 @@ export class Gateway {
     if (this.#tls !== null) {
       this.#tls = applyTls(this.#server as HttpsServer, this.#tls, tls, this.#logger);
     }
+    if (this.#server !== null) applyListenerLimits(this.#server, this.#deployment.config.limits);
     return this.#deployment.summary;
   }
 
@@ -125,19 +125,14 @@ export class Gateway {
     if (this.#server !== null) throw new TypeError('gateway is already listening');
     const port = options.port ?? this.#deployment.config.server.port;
     const host = options.host ?? this.#deployment.config.server.host;
+    const limits = this.#deployment.config.limits;
     const tls = this.#deployment.config.tls;
     const material = tls === undefined ? null : await readTls(tls, this.#configDir);
     const server: Server | HttpsServer = (material === null ? createServer : tlsServer(material))(
-      {
-        // Node's strict parser (the default) refuses ambiguous framing; never the lenient one.
-        insecureHTTPParser: false,
-        keepAliveTimeout: 5_000,
-        // AWS's request line + headers limit is 10 KB; Node's default is 16 KB.
-        maxHeaderSize: 16 * 1024,
-      },
+      listenerOptions(limits),
       this.handle,
     );
-    server.on('clientError', onClientError);
+    applyListenerLimits(server, limits);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -145,6 +140,8 @@ export class Gateway {
         resolve();
       });
     });
+    // After listen(): a failure to bind rejects above rather than being logged.
+    watchListener(server, this.#logger);
     this.#server = server;
     this.#tls = material;
     const addr = server.address() as AddressInfo;
@@ -222,16 +219,4 @@ async function resolveSource(source: ConfigSource, baseDir: string): Promise<Loa
     file: null,
     locate: async (issues) => [...issues],
   };
-}
-
-/** Malformed requests get a JSON 400 (431 for oversized headers) and a closed connection. */
-function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-  if (!socket.writable || err.code === 'ECONNRESET') {
-    socket.destroy();
-    return;
-  }
-  writeRawError(
-    socket,
-    err.code === 'HPE_HEADER_OVERFLOW' ? 'PORTICO_HEADERS_TOO_LARGE' : 'PORTICO_BAD_REQUEST',
-  );
 }

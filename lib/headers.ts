@@ -51,3 +51,22 @@ export function toHeaderValue(s: string): string | null {
   }
   return ascii ? s : Buffer.from(s, 'utf8').toString('latin1');
 }
+
+/**
+ * Whether a request has at most one Host line (RFC 9112 §3.2: more is a 400; Node keeps the
+ * first and drops the rest, while a proxy behind might keep the last). Node requires one.
+ */
+export function hasSingleHost(rawHeaders: readonly string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (
+      name.length === 4 &&
+      (name === 'Host' || name === 'host' || name.toLowerCase() === 'host')
+    ) {
+      if (seen) return false;
+      seen = true;
+    }
+  }
+  return true;
+}

@@ -7,6 +7,8 @@ import { isPreflight } from './cors.ts';
 import type { Deployment } from './deployment.ts';
 import { sendError } from './error-response.ts';
 import { Exchange } from './exchange.ts';
+import { hasSingleHost } from './headers.ts';
+import { normalizePath } from './path-normalize.ts';
 import { runRoute } from './pipeline/run.ts';
 import { nextRequestId } from './request-id.ts';
 
@@ -16,6 +18,10 @@ export function serveRequest(
   res: ServerResponse,
 ): void {
   let url = req.url!;
+  if (url.length > deployment.config.limits.maxUrlLength) {
+    sendError(res, 'PORTICO_URI_TOO_LONG', nextRequestId());
+    return;
+  }
   if (url.charCodeAt(0) !== 47 /* '/' */) {
     // Absolute-form target (RFC 9112 §3.2.2), e.g. from a client configured for a forward proxy.
     url = absoluteToOrigin(url);
@@ -25,8 +31,14 @@ export function serveRequest(
     }
   }
   const q = url.indexOf('?');
-  const rawPath = q < 0 ? url : url.slice(0, q);
+  // One canonical spelling of the path for the stage, the route and the upstream alike.
+  const rawPath = normalizePath(q < 0 ? url : url.slice(0, q));
   const rawQuery = q < 0 ? '' : url.slice(q + 1);
+  if (rawPath === null || !hasSingleHost(req.rawHeaders)) {
+    // RFC 9112 §3.2: more than one Host is a 400, like a malformed target.
+    sendError(res, 'PORTICO_BAD_REQUEST', nextRequestId());
+    return;
+  }
 
   let stage = deployment.defaultStage;
   let path = rawPath;

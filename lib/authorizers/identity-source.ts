@@ -3,6 +3,7 @@
  * `$request.querystring.token`, `$context.routeKey`, `$stageVariables.x`, and Portico's
  * `$request.cookie.name`), compiled once into readers that take a value from a request.
  */
+import { clientIp } from '../client-ip.ts';
 import type { Exchange } from '../exchange.ts';
 
 export interface IdentitySourceReader {
@@ -95,7 +96,7 @@ class ContextReader extends NamedReader {
       case 'requestId':
         return ex.requestId;
       case 'identity.sourceIp':
-        return ex.req.socket.remoteAddress;
+        return clientIp(ex);
       case 'identity.userAgent':
         return ex.req.headers['user-agent'];
       default:

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { parseRouteKey } from '../route-key.ts';
 import { JWT_ALGORITHMS } from '../authorizers/jwt-algorithms.ts';
+import { parseCidr } from '../trust-proxy.ts';
 
 const StageName = z
   .string()
@@ -362,6 +363,44 @@ const Limits = z.strictObject({
     .min(0)
     .default(10 * 1024 * 1024)
     .describe('Largest request body; over it the client gets 413 (AWS: 10 MB).'),
+  maxHeaderBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024)
+    .default(10 * 1024)
+    .describe('Request line plus headers, in bytes; over it the client gets 431 (AWS: 10 KB).'),
+  maxUrlLength: z
+    .number()
+    .int()
+    .min(16)
+    .max(1024 * 1024)
+    .default(8192)
+    .describe('Longest request target (path and query); over it the client gets 414.'),
+  headersTimeoutMs: z
+    .number()
+    .int()
+    .min(1)
+    .default(10_000)
+    .describe('Time a client has to send the request line and headers (slowloris); then 408.'),
+  requestTimeoutMs: z
+    .number()
+    .int()
+    .min(1)
+    .default(60_000)
+    .describe('Time a client has to send the whole request, body included; then 408.'),
+  keepAliveTimeoutMs: z
+    .number()
+    .int()
+    .min(1)
+    .default(5_000)
+    .describe('How long an idle keep-alive connection stays open.'),
+  maxConnections: z
+    .number()
+    .int()
+    .min(1)
+    .default(10_000)
+    .describe('Client connections open at once; further ones are closed on accept.'),
 });
 
 const Tls = z
@@ -389,8 +428,29 @@ export const ConfigSchema = z
   .strictObject({
     $schema: z.string().optional(),
     server: Server.prefault({}).describe('Where the CLI listens; --port and --host override.'),
-    limits: Limits.prefault({}),
+    limits: Limits.prefault({}).refine((l) => l.headersTimeoutMs <= l.requestTimeoutMs, {
+      message: 'headersTimeoutMs cannot exceed requestTimeoutMs',
+      path: ['headersTimeoutMs'],
+    }),
     tls: Tls.optional(),
+    trustProxy: z
+      .union([
+        z.boolean(),
+        z
+          .array(
+            z
+              .string()
+              .refine(
+                (s) => parseCidr(s) !== null,
+                'expected an IP address or a CIDR (10.0.0.0/8, fd00::/8)',
+              ),
+          )
+          .min(1),
+      ])
+      .default(false)
+      .describe(
+        'Peers whose X-Forwarded-For is believed: false (none), true (any) or IPs/CIDRs. The client address is the rightmost untrusted one.',
+      ),
     stages: z.record(StageName, Stage).default({ $default: {} }),
     integrations: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), IntegrationSchema),
     authorizers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), AuthorizerSchema).default({}),

@@ -9,6 +9,7 @@ import type { Dispatcher, Pool } from 'undici';
 import { sendExchangeError } from '../error-response.ts';
 import { GatewayError, type ErrorCode } from '../errors.ts';
 import type { Exchange } from '../exchange.ts';
+import { forwardedHeaders } from '../client-ip.ts';
 import { HOP_BY_HOP, nameSet } from '../headers.ts';
 import type { Logger } from '../log.ts';
 import type { Integration } from '../pipeline/route.ts';
@@ -56,6 +57,8 @@ const DROP_REQUEST = nameSet([
   'x-forwarded-for',
   'x-forwarded-proto',
   'x-forwarded-host',
+  // RFC 7239: a client-sent one would vouch for itself; the gateway sends X-Forwarded-* only.
+  'forwarded',
 ]);
 const DROP_RESPONSE = nameSet([...HOP_BY_HOP, 'proxy-authenticate', 'apigw-requestid']);
 
@@ -199,7 +202,6 @@ export class HttpIntegration implements Integration {
  * headers the gateway itself sets (X-Forwarded-*, authorizer claims: a client cannot spoof them).
  */
 function forwardHeaders(ex: Exchange, headers: IncomingMessage['headers']): string[] {
-  const req = ex.req;
   const out: string[] = [];
   const connection = headers.connection;
   const named = connection === undefined ? null : connectionTokens(connection);
@@ -211,13 +213,7 @@ function forwardHeaders(ex: Exchange, headers: IncomingMessage['headers']): stri
     if (typeof value === 'string') out.push(name, value);
     else for (const v of value) out.push(name, v);
   }
-  out.push(
-    'x-forwarded-for',
-    req.socket.remoteAddress ?? '',
-    'x-forwarded-proto',
-    (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
-  );
-  if (headers.host !== undefined) out.push('x-forwarded-host', headers.host);
+  forwardedHeaders(ex, out);
   if (ex.upstreamHeaders !== null) out.push(...ex.upstreamHeaders);
   return out;
 }

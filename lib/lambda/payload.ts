@@ -3,6 +3,7 @@
  * result parser, one module-level instance per version) and the request-side and
  * response-side helpers both use. The version is chosen once, at deploy time.
  */
+import { clientIp } from '../client-ip.ts';
 import type { Exchange } from '../exchange.ts';
 import { isTextContentType } from './body.ts';
 import { HOP_BY_HOP, nameSet } from '../headers.ts';
@@ -125,10 +126,9 @@ export function domainPrefix(domain: string): string {
   return dot < 0 ? domain : domain.slice(0, dot);
 }
 
-/** The client's address as AWS reports it: IPv4 clients of a dual-stack listener without `::ffff:`. */
+/** The client's address as AWS reports it (the same one per-IP throttling uses). */
 export function sourceIp(ex: Exchange): string {
-  const ip = ex.req.socket.remoteAddress ?? '';
-  return ip.startsWith('::ffff:') && ip.indexOf('.') > 0 ? ip.slice(7) : ip;
+  return clientIp(ex);
 }
 
 /**

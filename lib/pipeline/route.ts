@@ -5,6 +5,7 @@
  */
 import type { CorsPolicy } from '../cors.ts';
 import type { Exchange } from '../exchange.ts';
+import type { TrustProxy } from '../trust-proxy.ts';
 
 /**
  * The terminal step of a route. `handle` owns the response: it writes it, or writes an
@@ -30,6 +31,8 @@ export interface StageRuntime {
   /** `$default` or the stage name. */
   readonly name: string;
   readonly variables: Readonly<Record<string, string>>;
+  /** The deployment's compiled `trustProxy`, or null when no peer is trusted. */
+  readonly trustProxy: TrustProxy | null;
 }
 
 export interface CompiledRoute {

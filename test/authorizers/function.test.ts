@@ -601,7 +601,7 @@ function exchangeFor(token: string): Exchange {
     httpVersion: '1.1',
     socket: { remoteAddress: '127.0.0.1', localPort: 8080 },
   };
-  const stage = { name: '$default', variables: {} };
+  const stage = { name: '$default', variables: {}, trustProxy: null };
   return new Exchange(
     req as never,
     {} as never,

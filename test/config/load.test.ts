@@ -27,7 +27,16 @@ const minimal = {
 t.test('defaults are applied to a minimal config', async (t) => {
   const config = validateConfig(minimal);
   t.same(config.server, { port: 8080, host: '127.0.0.1' });
-  t.same(config.limits, { maxBodyBytes: 10 * 1024 * 1024 });
+  t.same(config.limits, {
+    maxBodyBytes: 10 * 1024 * 1024,
+    maxHeaderBytes: 10 * 1024,
+    maxUrlLength: 8192,
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 60_000,
+    keepAliveTimeoutMs: 5_000,
+    maxConnections: 10_000,
+  });
+  t.equal(config.trustProxy, false);
   t.same(config.stages, { $default: {} });
   t.same(config.integrations.m, { type: 'mock', statusCode: 200, body: '' });
 });
@@ -246,6 +255,7 @@ t.test('the JSON Schema is generated from the same schema', async (t) => {
     'stages',
     'throttle',
     'tls',
+    'trustProxy',
     'usagePlans',
   ]);
   t.match(JSON.stringify(schema), /"const":"function"/);

@@ -811,7 +811,7 @@ t.test('requestContext.authorizer, and headers the gateway owns', async (t) => {
       },
       requestId: 'AAAAAAAAAAAAAAA=',
       startTime: Date.UTC(2020, 2, 12, 19, 3, 58),
-      stage: { name: '$default', variables: {} },
+      stage: { name: '$default', variables: {}, trustProxy: null },
       route: {
         routeKey: 'GET /me',
         resource: '/me',
@@ -824,6 +824,7 @@ t.test('requestContext.authorizer, and headers the gateway owns', async (t) => {
       rawQuery: '',
       authorizer,
       responseHeaders: null,
+      clientIp: null,
     }) as unknown as Exchange;
 
   const jwt = { jwt: { claims: { sub: 'user-1' }, scopes: ['read'] } };
