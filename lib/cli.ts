@@ -246,7 +246,7 @@ async function compile(file: string): Promise<DeploymentSummary> {
   try {
     // Compiling catches what the schema alone cannot (stage variables, URL templates, handler exports).
     const deployment = await deployLoaded(loaded, { pools, logger: silentLogger });
-    deployment.close();
+    await deployment.close();
     return deployment.summary;
   } finally {
     await pools.close();

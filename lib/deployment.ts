@@ -11,10 +11,14 @@ import type { LoadedConfig } from './config/load.ts';
 import { HttpIntegration } from './integrations/http.ts';
 import { MockIntegration } from './integrations/mock.ts';
 import type { UpstreamPools } from './integrations/upstream-pools.ts';
+import type { Pool } from 'undici';
 import type { Logger } from './log.ts';
 import type { CompiledRoute, Integration, StageRuntime } from './pipeline/route.ts';
 import { compileRoute, type CompileContext } from './pipeline/compile.ts';
 import type { Authorizer } from './authorizers/authorizer.ts';
+import { SharedAuthorizers } from './authorizers/shared.ts';
+import { routeFingerprints, type RouteFingerprints } from './deploy-diff.ts';
+import { currentVersion, loadedVersion } from './lambda/handler-module.ts';
 import { CorsPolicy } from './cors.ts';
 import { parseRouteKey, type RouteKey } from './route-key.ts';
 import { RouteTable } from './router.ts';
@@ -55,8 +59,13 @@ export interface Deployment {
   readonly defaultCors: CorsPolicy | null;
   /** Whether any route has CORS: when false, OPTIONS requests skip the preflight check. */
   readonly hasCors: boolean;
-  /** Releases what the deployment holds (authorizer caches and timers). */
-  close(): void;
+  /** Per route, what decides its behaviour (see deploy-diff.ts). */
+  readonly fingerprints: RouteFingerprints;
+  /**
+   * Releases what the deployment holds: authorizers and upstream pools that no other
+   * deployment uses are closed (pools after their requests under way). Idempotent.
+   */
+  close(): Promise<void>;
 }
 
 export interface DeployDeps {
@@ -64,6 +73,8 @@ export interface DeployDeps {
   readonly logger: Logger;
   /** The gateway's store, clock and concurrency limiters; a fresh in-memory set if absent. */
   readonly traffic?: TrafficState;
+  /** Authorizers shared with other deployments of the gateway; private ones if absent. */
+  readonly authorizers?: SharedAuthorizers;
 }
 
 let sequence = 0;
@@ -97,12 +108,12 @@ export async function createDeployment(
   if (Object.values(config.integrations).some((i) => i.type === 'http')) await deps.pools.prepare();
 
   // Stage-independent integrations are built once and shared by every route and stage.
-  const shared = new Map<string, Integration>();
+  const sharedIntegrations = new Map<string, Integration>();
   for (const [name, cfg] of Object.entries(config.integrations)) {
     try {
-      if (cfg.type === 'mock') shared.set(name, new MockIntegration(cfg));
+      if (cfg.type === 'mock') sharedIntegrations.set(name, new MockIntegration(cfg));
       else if (cfg.type === 'function') {
-        shared.set(
+        sharedIntegrations.set(
           name,
           // Imported on demand, like the authorizers: start-up loads only what the config uses.
           await (
@@ -127,18 +138,22 @@ export async function createDeployment(
   const trafficState = deps.traffic ?? createTrafficState();
   // One clock for the whole gateway: token times and authorizer caches follow the throttles'.
   const authorizerDeps = { logger: deps.logger, baseDir, now: trafficState.clock };
+  const shared = deps.authorizers ?? new SharedAuthorizers();
   const authorizers = new Map<string, Authorizer>();
   for (const [name, cfg] of Object.entries(config.authorizers)) {
     try {
+      const version =
+        cfg.type === 'function' ? await currentVersion(cfg.handler, baseDir) : undefined;
       // Imported on demand: a config without JWT authorizers never loads jose.
-      const authorizer =
+      const authorizer = await shared.acquire(name, cfg, baseDir, version, async () =>
         cfg.type === 'jwt'
-          ? await (
-              await import('./authorizers/jwt.ts')
-            ).createJwtAuthorizer(name, cfg, authorizerDeps)
-          : await (
-              await import('./authorizers/function.ts')
-            ).loadFunctionAuthorizer(name, cfg, authorizerDeps);
+          ? (await import('./authorizers/jwt.ts')).createJwtAuthorizer(name, cfg, authorizerDeps)
+          : (await import('./authorizers/function.ts')).loadFunctionAuthorizer(
+              name,
+              cfg,
+              authorizerDeps,
+            ),
+      );
       authorizers.set(name, authorizer);
     } catch (err) {
       if (err instanceof ConfigError) issues.push(...err.issues);
@@ -159,6 +174,7 @@ export async function createDeployment(
   };
 
   const summaries: RouteSummary[] = [];
+  const pools = new Set<Pool>();
   const stages = new Map<string, CompiledStage>();
   const trustProxy = compileTrustProxy(config.trustProxy);
   for (const [stageName, stageCfg] of Object.entries(config.stages)) {
@@ -174,8 +190,8 @@ export async function createDeployment(
       const cfg = config.integrations[integrationName]!;
       const integration =
         cfg.type === 'http'
-          ? httpIntegration(integrationName, cfg, route, runtime, config, deps, issues)
-          : shared.get(integrationName);
+          ? httpIntegration(integrationName, cfg, route, runtime, config, deps, pools, issues)
+          : sharedIntegrations.get(integrationName);
       if (integration === undefined) continue;
       if (routeCfg.authorizer !== undefined && !authorizers.has(routeCfg.authorizer)) continue;
       entries.push({
@@ -198,11 +214,14 @@ export async function createDeployment(
     }
   }
   if (issues.length > 0) {
-    for (const a of authorizers.values()) a.close?.();
+    for (const a of authorizers.values()) shared.release(a);
+    await deps.pools.sweep();
     throw new ConfigError(dedupe(issues));
   }
 
   traffic.commit();
+  deps.pools.retain(pools);
+  let closing: Promise<void> | undefined;
   const defaultStage = stages.get('$default') ?? null;
   stages.delete('$default');
   const createdAt = new Date();
@@ -215,8 +234,13 @@ export async function createDeployment(
     namedStages: stages.size > 0 ? stages : null,
     defaultCors: config.cors === undefined ? null : ctx.corsPolicy(config.cors),
     hasCors: corsPolicies.size > 0 || config.cors !== undefined,
+    fingerprints: routeFingerprints(config, (spec) => loadedVersion(spec, baseDir)),
     close() {
-      for (const a of authorizers.values()) a.close?.();
+      closing ??= (async () => {
+        for (const a of authorizers.values()) shared.release(a);
+        await deps.pools.release(pools);
+      })();
+      return closing;
     },
     summary: {
       id,
@@ -234,6 +258,7 @@ function httpIntegration(
   stage: StageRuntime,
   config: GatewayConfig,
   deps: DeployDeps,
+  pools: Set<Pool>,
   issues: ConfigIssue[],
 ): Integration | undefined {
   const urlPath = formatPath(['integrations', name, 'url']);
@@ -260,15 +285,17 @@ function httpIntegration(
     });
     return undefined;
   }
+  const pool = deps.pools.get(template.origin, {
+    connections: cfg.connections,
+    // undici's 10 s connect timeout would otherwise outlast a shorter timeoutMs.
+    connectTimeoutMs: Math.min(cfg.timeoutMs, 10_000),
+    maxHeaderSize: cfg.maxResponseHeaderBytes,
+  });
+  pools.add(pool);
   return new HttpIntegration({
     name,
     template,
-    pool: deps.pools.get(template.origin, {
-      connections: cfg.connections,
-      // undici's 10 s connect timeout would otherwise outlast a shorter timeoutMs.
-      connectTimeoutMs: Math.min(cfg.timeoutMs, 10_000),
-      maxHeaderSize: cfg.maxResponseHeaderBytes,
-    }),
+    pool,
     timeoutMs: cfg.timeoutMs,
     bodyTimeoutMs: cfg.bodyTimeoutMs ?? cfg.timeoutMs,
     retries: cfg.retries !== undefined && cfg.retries.attempts > 0 ? cfg.retries : null,

@@ -1,14 +1,20 @@
 /**
  * The Gateway: owns the live deployment, the listener and the upstream pools.
  * Each request reads the deployment once at entry, so a deploy is one reference swap:
- * in-flight requests finish on the deployment they started on.
+ * in-flight requests finish on the deployment they started on. A replaced deployment is
+ * closed once the last of its requests is done (a counter per deployment, nothing else on
+ * the hot path). Deploys run one at a time, in the order asked.
  */
+import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { loadConfigFile, type LoadedConfig } from './config/load.ts';
 import type { GatewayConfig, GatewayConfigInput } from './config/schema.ts';
+import { SharedAuthorizers } from './authorizers/shared.ts';
+import { diffRoutes, type DeploymentChanges } from './deploy-diff.ts';
 import { deployLoaded, type Deployment, type DeploymentSummary } from './deployment.ts';
+import { ConfigError, type ConfigIssue } from './errors.ts';
 import { UpstreamPools, type UpstreamStats } from './integrations/upstream-pools.ts';
 import { applyListenerLimits, listenerOptions, watchListener } from './listener-options.ts';
 import { stderrLogger, type Logger } from './log.ts';
@@ -20,7 +26,10 @@ import { createTrafficState, type TrafficState } from './traffic.ts';
 export interface GatewayOptions {
   /** Where gateway events and request failures are logged. Default: JSON lines on stderr. */
   readonly logger?: Logger;
-  /** How long close() waits for in-flight requests before cutting connections. Default 10 s. */
+  /**
+   * How long close() waits for in-flight requests before cutting connections.
+   * Default: the config's `server.drainTimeoutMs` (10 s).
+   */
   readonly drainTimeoutMs?: number;
   /** Folder that relative paths resolve against when the config is an object. Default: cwd. */
   readonly baseDir?: string;
@@ -47,13 +56,82 @@ export interface ListeningAddress {
 /** A config file path, or a config object (as `defineConfig` types it). */
 export type ConfigSource = string | GatewayConfigInput;
 
-export class Gateway {
+/** Payload of the gateway's `deploy` event: a new deployment is live. */
+export interface DeployEvent {
+  /** The new deployment's id. */
+  readonly id: string;
+  /** The id of the deployment it replaced. */
+  readonly previousId: string;
+  /** When it went live (ISO 8601). */
+  readonly at: string;
+  /** Time from the start of the deploy (reading the file) to the swap, in ms. */
+  readonly durationMs: number;
+  readonly summary: DeploymentSummary;
+  /** Routes added, removed and changed (stage + route key each). */
+  readonly changes: DeploymentChanges;
+}
+
+/** Payload of the gateway's `deployError` event: a deploy was refused; nothing changed. */
+export interface DeployErrorEvent {
+  /** The deployment still serving. */
+  readonly activeId: string;
+  readonly at: string;
+  /** ConfigError (with `issues`) for a bad config; anything else is unexpected. */
+  readonly error: Error;
+  /** The config problems, each with a path and, from a file, line and column; [] if none. */
+  readonly issues: readonly ConfigIssue[];
+}
+
+/** The events a Gateway emits (it is a node:events EventEmitter). */
+export interface GatewayEvents {
+  deploy: [DeployEvent];
+  deployError: [DeployErrorEvent];
+}
+
+/**
+ * The live deployment plus its in-flight count. `release` is created once per deployment and
+ * added as each response's 'close' listener, so counting costs no allocation per request.
+ */
+class Live {
+  readonly deployment: Deployment;
+  inflight = 0;
+  retired = false;
+  readonly release = (): void => {
+    if (--this.inflight === 0 && this.retired) void this.close();
+  };
+
+  readonly #retiredSet: Set<Live>;
+
+  constructor(deployment: Deployment, retiredSet: Set<Live>) {
+    this.deployment = deployment;
+    this.#retiredSet = retiredSet;
+  }
+
+  /** Swapped out: closes now if idle, else when its last request ends. */
+  retire(): void {
+    this.retired = true;
+    this.#retiredSet.add(this);
+    if (this.inflight === 0) void this.close();
+  }
+
+  /** Idempotent (Deployment.close() is). Never rejects. */
+  close(): Promise<void> {
+    this.#retiredSet.delete(this);
+    return this.deployment.close().catch(() => undefined);
+  }
+}
+
+export class Gateway extends EventEmitter<GatewayEvents> {
   readonly #logger: Logger;
-  readonly #drainTimeoutMs: number;
+  readonly #drainTimeoutMs: number | undefined;
   readonly #baseDir: string;
-  readonly #pools = new UpstreamPools();
+  readonly #pools: UpstreamPools;
   readonly #traffic: TrafficState;
-  #deployment: Deployment;
+  readonly #authorizers: SharedAuthorizers;
+  #live: Live;
+  /** Deployments swapped out whose requests are still running. */
+  readonly #retired = new Set<Live>();
+  #deploying: Promise<unknown> = Promise.resolve();
   /** Where the live config's relative paths (tls files) resolve. */
   #configDir: string;
   #server: Server | HttpsServer | null = null;
@@ -67,24 +145,27 @@ export class Gateway {
     options: GatewayOptions,
     pools: UpstreamPools,
     traffic: TrafficState = createTrafficState(options),
+    authorizers: SharedAuthorizers = new SharedAuthorizers(),
   ) {
-    this.#deployment = deployment;
+    super();
+    this.#live = new Live(deployment, this.#retired);
     this.#logger = options.logger ?? stderrLogger;
-    this.#drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
+    this.#drainTimeoutMs = options.drainTimeoutMs;
     this.#baseDir = options.baseDir ?? process.cwd();
     this.#configDir = this.#baseDir;
     this.#pools = pools;
     this.#traffic = traffic;
+    this.#authorizers = authorizers;
   }
 
   /** The live deployment's id, stages and routes. */
   get deployment(): DeploymentSummary {
-    return this.#deployment.summary;
+    return this.#live.deployment.summary;
   }
 
   /** The config of the live deployment, defaults applied. */
   get config(): GatewayConfig {
-    return this.#deployment.config;
+    return this.#live.deployment.config;
   }
 
   /**
@@ -96,37 +177,86 @@ export class Gateway {
       // Draining: answer, but tell the client not to reuse this connection.
       res.shouldKeepAlive = false;
     }
-    serveRequest(this.#deployment, req, res);
+    const live = this.#live;
+    live.inflight++;
+    // `on`, not `once`: the response is per request, and `once` wraps the listener.
+    res.on('close', live.release);
+    serveRequest(live.deployment, req, res);
   };
 
-  /** Validates and compiles a new config, then swaps it in; the old one keeps serving on error. */
-  async deploy(source: ConfigSource): Promise<DeploymentSummary> {
-    const loaded = await resolveSource(source, this.#baseDir);
-    // Read before the swap: unreadable certificates fail the deploy and change nothing.
-    const tls =
-      this.#tls !== null && loaded.config.tls !== undefined
-        ? await readTls(loaded.config.tls, loaded.baseDir)
-        : null;
-    this.#deployment = await deployLoaded(loaded, {
-      pools: this.#pools,
-      logger: this.#logger,
-      traffic: this.#traffic,
-    });
-    this.#configDir = loaded.baseDir;
+  /**
+   * Validates and builds a new deployment (handler modules loaded, routes compiled, key sets
+   * prepared), then swaps it in. Resolves with its summary; rejects with a ConfigError
+   * listing every problem, in which case the live deployment keeps serving. Emits `deploy`
+   * or `deployError`. Calls made while a deploy runs wait their turn.
+   */
+  deploy(source: ConfigSource): Promise<DeploymentSummary> {
+    const next = this.#deploying.then(() => this.#deploy(source));
+    this.#deploying = next.catch(() => undefined);
+    return next;
+  }
+
+  async #deploy(source: ConfigSource): Promise<DeploymentSummary> {
+    const started = performance.now();
+    let deployment: Deployment;
+    let tls: TlsMaterial | null;
+    let configDir: string;
+    try {
+      if (this.#closing !== null) throw new Error('the gateway is closing');
+      const loaded = await resolveSource(source, this.#baseDir);
+      // Read before the swap: unreadable certificates fail the deploy and change nothing.
+      tls =
+        this.#tls !== null && loaded.config.tls !== undefined
+          ? await readTls(loaded.config.tls, loaded.baseDir)
+          : null;
+      configDir = loaded.baseDir;
+      deployment = await deployLoaded(loaded, {
+        pools: this.#pools,
+        logger: this.#logger,
+        traffic: this.#traffic,
+        authorizers: this.#authorizers,
+      });
+      if (this.#closing !== null) {
+        await deployment.close();
+        throw new Error('the gateway is closing');
+      }
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.emit('deployError', {
+        activeId: this.#live.deployment.id,
+        at: new Date().toISOString(),
+        error,
+        issues: err instanceof ConfigError ? err.issues : [],
+      });
+      throw err;
+    }
+    const previous = this.#live;
+    this.#live = new Live(deployment, this.#retired);
+    // Requests under way keep `previous` until they end; then it is closed.
+    previous.retire();
+    this.#configDir = configDir;
     if (this.#tls !== null) {
       this.#tls = applyTls(this.#server as HttpsServer, this.#tls, tls, this.#logger);
     }
-    if (this.#server !== null) applyListenerLimits(this.#server, this.#deployment.config.limits);
-    return this.#deployment.summary;
+    if (this.#server !== null) applyListenerLimits(this.#server, deployment.config.limits);
+    this.emit('deploy', {
+      id: deployment.id,
+      previousId: previous.deployment.id,
+      at: deployment.summary.createdAt,
+      durationMs: Math.round(performance.now() - started),
+      summary: deployment.summary,
+      changes: diffRoutes(previous.deployment.fingerprints, deployment.fingerprints),
+    });
+    return deployment.summary;
   }
 
   /** Starts a node:http listener. Port 0 picks a free port; the bound address is returned. */
   async listen(options: ListenOptions = {}): Promise<ListeningAddress> {
     if (this.#server !== null) throw new TypeError('gateway is already listening');
-    const port = options.port ?? this.#deployment.config.server.port;
-    const host = options.host ?? this.#deployment.config.server.host;
-    const limits = this.#deployment.config.limits;
-    const tls = this.#deployment.config.tls;
+    const port = options.port ?? this.#live.deployment.config.server.port;
+    const host = options.host ?? this.#live.deployment.config.server.host;
+    const limits = this.#live.deployment.config.limits;
+    const tls = this.#live.deployment.config.tls;
     const material = tls === undefined ? null : await readTls(tls, this.#configDir);
     const server: Server | HttpsServer = (material === null ? createServer : tlsServer(material))(
       listenerOptions(limits),
@@ -179,13 +309,15 @@ export class Gateway {
         timer = setTimeout(() => {
           server.closeAllConnections();
           resolve();
-        }, this.#drainTimeoutMs);
+        }, this.#drainTimeoutMs ?? this.#live.deployment.config.server.drainTimeoutMs);
         timer.unref();
       });
       await Promise.race([closed, timedOut]);
       clearTimeout(timer);
     }
-    this.#deployment.close();
+    // A deploy under way finishes (and is closed at once, see #deploy) before anything closes.
+    await this.#deploying;
+    await Promise.all([this.#live.close(), ...[...this.#retired].map((l) => l.close())]);
     await this.#pools.close();
   }
 }
@@ -198,12 +330,20 @@ export async function createGateway(
   const loaded = await resolveSource(source, options.baseDir ?? process.cwd());
   const pools = new UpstreamPools();
   const traffic = createTrafficState(options);
+  const authorizers = new SharedAuthorizers();
   const deployment = await deployLoaded(loaded, {
     pools,
     logger: options.logger ?? stderrLogger,
     traffic,
+    authorizers,
   });
-  return new Gateway(deployment, { ...options, baseDir: loaded.baseDir }, pools, traffic);
+  return new Gateway(
+    deployment,
+    { ...options, baseDir: loaded.baseDir },
+    pools,
+    traffic,
+    authorizers,
+  );
 }
 
 async function resolveSource(source: ConfigSource, baseDir: string): Promise<LoadedConfig> {

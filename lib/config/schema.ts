@@ -422,12 +422,29 @@ const Tls = z
 const Server = z.strictObject({
   port: z.number().int().min(0).max(65535).default(8080),
   host: z.string().min(1).default('127.0.0.1'),
+  drainTimeoutMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(3_600_000)
+    .default(10_000)
+    .describe(
+      'On shutdown, how long in-flight requests may take before their connections are cut.',
+    ),
 });
 
 export const ConfigSchema = z
   .strictObject({
     $schema: z.string().optional(),
-    server: Server.prefault({}).describe('Where the CLI listens; --port and --host override.'),
+    server: Server.prefault({}).describe(
+      'Where the CLI listens (--port and --host override) and how it drains on shutdown.',
+    ),
+    autoDeploy: z
+      .boolean()
+      .default(true)
+      .describe(
+        'The CLI redeploys when this file or a file it references changes; false: only on SIGHUP.',
+      ),
     limits: Limits.prefault({}).refine((l) => l.headersTimeoutMs <= l.requestTimeoutMs, {
       message: 'headersTimeoutMs cannot exceed requestTimeoutMs',
       path: ['headersTimeoutMs'],

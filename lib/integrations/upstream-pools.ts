@@ -1,7 +1,9 @@
 /**
  * Keep-alive connection pools to upstream origins, owned by the gateway rather than a
  * deployment so that a redeploy reuses warm connections. A pool is per origin and per
- * connection settings (connect timeout, response header limit), which undici fixes per pool.
+ * connection settings (connection count, connect timeout, response header limit), which
+ * undici fixes per pool. Deployments hold the pools they use; a pool no deployment holds any
+ * more (its origin was removed) is closed, which lets its in-flight requests finish first.
  * undici is imported only when a config has an http integration (start-up time).
  */
 import type { Pool } from 'undici';
@@ -28,8 +30,13 @@ export interface UpstreamStats {
   size: number;
 }
 
+interface Entry {
+  readonly pool: Pool;
+  refs: number;
+}
+
 export class UpstreamPools {
-  readonly #pools = new Map<string, Pool>();
+  readonly #pools = new Map<string, Entry>();
   #PoolClass: typeof Pool | null = null;
 
   /** Loads undici; call once before `get` when a deployment needs HTTP upstreams. */
@@ -37,12 +44,13 @@ export class UpstreamPools {
     this.#PoolClass ??= (await import('undici')).Pool;
   }
 
+  /** The pool for `origin` with these settings, created if needed; `retain` it once built. */
   get(origin: string, settings: PoolSettings): Pool {
-    const key = `${origin} ${settings.connectTimeoutMs} ${settings.maxHeaderSize}`;
-    let pool = this.#pools.get(key);
-    if (pool === undefined) {
+    const key = `${origin} ${settings.connections} ${settings.connectTimeoutMs} ${settings.maxHeaderSize}`;
+    let entry = this.#pools.get(key);
+    if (entry === undefined) {
       if (this.#PoolClass === null) throw new Error('UpstreamPools.prepare() was not awaited');
-      pool = new this.#PoolClass(origin, {
+      const pool = new this.#PoolClass(origin, {
         connections: settings.connections,
         pipelining: 1,
         // Below the common 5 s server keep-alive, so we close idle sockets before the upstream does.
@@ -51,9 +59,44 @@ export class UpstreamPools {
         connect: { timeout: settings.connectTimeoutMs },
         maxHeaderSize: settings.maxHeaderSize,
       });
-      this.#pools.set(key, pool);
+      entry = { pool, refs: 0 };
+      this.#pools.set(key, entry);
     }
-    return pool;
+    return entry.pool;
+  }
+
+  /** A deployment now uses these pools (from `get`). */
+  retain(pools: Iterable<Pool>): void {
+    for (const pool of pools) {
+      for (const entry of this.#pools.values()) if (entry.pool === pool) entry.refs++;
+    }
+  }
+
+  /**
+   * A deployment no longer uses these pools. Pools nobody holds are closed: undici's close()
+   * waits for their requests under way, then ends the connections.
+   */
+  release(pools: Iterable<Pool>): Promise<void> {
+    for (const pool of pools) {
+      for (const entry of this.#pools.values()) if (entry.pool === pool) entry.refs--;
+    }
+    return this.#sweep();
+  }
+
+  /** Closes pools created by a deploy that failed, which no deployment holds. */
+  sweep(): Promise<void> {
+    return this.#sweep();
+  }
+
+  async #sweep(): Promise<void> {
+    const unused: Pool[] = [];
+    for (const [key, entry] of this.#pools) {
+      if (entry.refs <= 0) {
+        this.#pools.delete(key);
+        unused.push(entry.pool);
+      }
+    }
+    await Promise.allSettled(unused.map((p) => p.close()));
   }
 
   get size(): number {
@@ -69,7 +112,7 @@ export class UpstreamPools {
       queued: 0,
       size: 0,
     };
-    for (const pool of this.#pools.values()) {
+    for (const { pool } of this.#pools.values()) {
       const s = pool.stats;
       sum.connected += s.connected;
       sum.free += s.free;
@@ -83,7 +126,7 @@ export class UpstreamPools {
 
   /** Lets in-flight upstream requests finish, then closes every connection. */
   async close(): Promise<void> {
-    const pools = [...this.#pools.values()];
+    const pools = [...this.#pools.values()].map((e) => e.pool);
     this.#pools.clear();
     await Promise.allSettled(pools.map((p) => p.close()));
   }

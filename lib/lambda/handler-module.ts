@@ -4,7 +4,9 @@
  * ConfigError at the config key that named it (`integrations.<name>.handler`, or an
  * authorizer's) with a one-line reason, never a stack.
  */
-import { stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { formatPath } from '../config/path.ts';
@@ -34,8 +36,11 @@ export function parseHandlerSpec(spec: string, baseDir: string): HandlerSpec | s
 }
 
 /**
- * The URL the module is imported from. Kept separate so hot reload (issue #6) can add a
- * cache-busting `?v=<hash>`: ESM caches by URL, so a new query means a fresh module instance.
+ * The URL the module is imported from, with a cache-busting `?v=<content hash>`: ESM caches
+ * by URL, so changed content means a fresh module instance on the next deploy, while an
+ * unchanged file (or one edited back to an earlier content) reuses the instance already
+ * loaded. Node cannot unload an ES module, so each distinct content costs one module record
+ * for the life of the process (see README, "Auto-deploy and lifecycle").
  */
 export function handlerModuleUrl(spec: HandlerSpec, version?: string): URL {
   const url = pathToFileURL(spec.absolutePath);
@@ -51,7 +56,6 @@ export async function loadHandler(
   configPath: readonly string[],
   spec: string,
   baseDir: string,
-  version?: string,
 ): Promise<FunctionHandler> {
   const fail = (message: string): never => {
     throw new ConfigError([{ path: formatPath(configPath), message }]);
@@ -70,7 +74,11 @@ export async function loadHandler(
 
   let namespace: Record<string, unknown>;
   try {
-    namespace = (await import(handlerModuleUrl(parsed, version).href)) as Record<string, unknown>;
+    const version = await contentVersion(parsed.absolutePath);
+    // The first content seen is imported at the plain URL: the same instance the
+    // application (or a test) gets when it imports the module itself.
+    const query = firstVersions.get(parsed.absolutePath) === version ? undefined : version;
+    namespace = (await import(handlerModuleUrl(parsed, query).href)) as Record<string, unknown>;
   } catch (err) {
     return fail(`cannot load module "${parsed.file}": ${describeLoadError(err)}`);
   }
@@ -92,6 +100,49 @@ export async function loadHandler(
     );
   }
   return value as FunctionHandler;
+}
+
+const cjsCache = createRequire(import.meta.url).cache;
+/** The content hash each module was last loaded with, by absolute path. */
+const loadedVersions = new Map<string, string>();
+/** The content hash each module was first loaded with. */
+const firstVersions = new Map<string, string>();
+
+/** The content hash `spec`'s module was last loaded with, if it was. */
+export function loadedVersion(spec: string, baseDir: string): string | undefined {
+  const parsed = parseHandlerSpec(spec, baseDir);
+  return typeof parsed === 'string' ? undefined : loadedVersions.get(parsed.absolutePath);
+}
+
+/**
+ * A short hash of the module's bytes. Only the entry module is versioned: files it imports
+ * itself stay cached by Node. A CommonJS module is cached by path in require.cache, which
+ * the ESM loader consults whatever the query, so its entry is dropped when the content changed.
+ */
+async function contentVersion(absolutePath: string): Promise<string> {
+  const version = hashContent(await readFile(absolutePath));
+  const previous = loadedVersions.get(absolutePath);
+  if (previous !== undefined && previous !== version && cjsCache[absolutePath] !== undefined) {
+    delete cjsCache[absolutePath];
+  }
+  loadedVersions.set(absolutePath, version);
+  if (!firstVersions.has(absolutePath)) firstVersions.set(absolutePath, version);
+  return version;
+}
+
+function hashContent(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('base64url').slice(0, 16);
+}
+
+/** The content hash of `spec`'s module file as it is now, or undefined if unreadable. */
+export async function currentVersion(spec: string, baseDir: string): Promise<string | undefined> {
+  const parsed = parseHandlerSpec(spec, baseDir);
+  if (typeof parsed === 'string') return undefined;
+  try {
+    return hashContent(await readFile(parsed.absolutePath));
+  } catch {
+    return undefined;
+  }
 }
 
 function lookup(root: unknown, path: readonly string[]): unknown {
