@@ -13,8 +13,8 @@ import {
 } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
-import type { GatewayConfigInput } from '../../lib/index.ts';
-import type { UpstreamStats } from '../../lib/integrations/upstream-pools.ts';
+import type { GatewayConfigInput, UpstreamStats } from '../../lib/index.ts';
+
 import { memoryLogger, request, startGateway, type RunningGateway } from '../helpers/gateway.ts';
 import {
   closedPort,
