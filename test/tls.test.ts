@@ -227,6 +227,14 @@ t.test('deploy() rotates the certificate without dropping open connections', asy
   const still = await get(gw, '/hello');
   t.equal(still.status, 200);
   t.equal(still.socket.getPeerCertificate().subject.CN, 'server-2');
+
+  // Dropping `tls` cannot turn a live HTTPS listener into HTTP: it says so and stays HTTPS.
+  const plain = JSON.parse(readFileSync(config, 'utf8')) as Record<string, unknown>;
+  delete plain.tls;
+  writeFileSync(config, JSON.stringify(plain));
+  await gw.gateway.deploy(config);
+  t.match(gw.logs, [{ level: 'warn', msg: /tls was removed/ }]);
+  t.equal((await get(gw, '/hello')).status, 200, 'still HTTPS with the last certificate');
 });
 
 /** A config whose key belongs to another certificate. */

@@ -79,36 +79,31 @@ const echoRequest: Responder = (_req, res, recorded) => {
 export async function startRecordingUpstream(
   t: Teardown,
   respond: Responder = echoRequest,
-  port = 0,
 ): Promise<RecordingUpstream> {
   const requests: RecordedRequest[] = [];
   const waiting: Array<(r: RecordedRequest) => void> = [];
   let delivered = 0;
-  const upstream = await startHttpUpstream(
-    t,
-    (req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const recorded: RecordedRequest = {
-          method: req.method!,
-          url: req.url!,
-          rawHeaders: req.rawHeaders,
-          headers: req.headers,
-          body: Buffer.concat(chunks),
-          remotePort: req.socket.remotePort!,
-        };
-        requests.push(recorded);
-        const waiter = waiting.shift();
-        if (waiter !== undefined) {
-          delivered++;
-          waiter(recorded);
-        }
-        respond(req, res, recorded);
-      });
-    },
-    port,
-  );
+  const upstream = await startHttpUpstream(t, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const recorded: RecordedRequest = {
+        method: req.method!,
+        url: req.url!,
+        rawHeaders: req.rawHeaders,
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+        remotePort: req.socket.remotePort!,
+      };
+      requests.push(recorded);
+      const waiter = waiting.shift();
+      if (waiter !== undefined) {
+        delivered++;
+        waiter(recorded);
+      }
+      respond(req, res, recorded);
+    });
+  });
   return {
     get origin() {
       return upstream.origin;
