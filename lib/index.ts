@@ -3,8 +3,17 @@
  * @module
  */
 export { createGateway, Gateway } from './gateway.ts';
-export type { ConfigSource, GatewayOptions, ListenOptions, ListeningAddress } from './gateway.ts';
+export type {
+  ConfigSource,
+  GatewayOptions,
+  ListenOptions,
+  ListeningAddress,
+  GatewayEvents,
+  DeployEvent,
+  DeployErrorEvent,
+} from './gateway.ts';
 export type { DeploymentSummary, RouteSummary } from './deployment.ts';
+export type { DeploymentChanges, RouteRef } from './deploy-diff.ts';
 export { loadConfigFile } from './config/load.ts';
 export { parseConfigText, validateConfig } from './config/parse.ts';
 export type { LoadedConfig } from './config/load.ts';
