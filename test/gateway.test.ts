@@ -543,3 +543,26 @@ export async function handler(event) {
     t.equal(g.__porticoAuthCalls, calls + 2, 'so does one whose module changed');
   },
 );
+
+t.test('an unchanged origin keeps its upstream connections across deploys', async (t) => {
+  const ports: number[] = [];
+  const up = await startHttpUpstream(t, (req, res) => {
+    ports.push(req.socket.remotePort!);
+    res.end('up');
+  });
+  const config = (extra: string) =>
+    ({
+      integrations: {
+        up: { type: 'http', url: `${up.origin}/x` },
+        m: { type: 'mock', body: extra },
+      },
+      routes: { 'GET /up': { integration: 'up' }, [`GET /${extra}`]: { integration: 'm' } },
+    }) as const;
+  const gw = await startGateway(config('one'), { t });
+  t.equal((await request(`${gw.url}/up`)).text, 'up');
+  await gw.gateway.deploy(config('two'));
+  t.equal((await request(`${gw.url}/two`)).text, 'two');
+  t.equal((await request(`${gw.url}/up`)).text, 'up');
+  t.equal(up.connections, 1, 'one upstream connection for both deployments');
+  t.equal(ports[0], ports[1]);
+});
