@@ -26,7 +26,8 @@ const minimal = {
 
 t.test('defaults are applied to a minimal config', async (t) => {
   const config = validateConfig(minimal);
-  t.same(config.server, { port: 8080, host: '127.0.0.1' });
+  t.same(config.server, { port: 8080, host: '127.0.0.1', drainTimeoutMs: 10_000 });
+  t.equal(config.autoDeploy, true);
   t.same(config.limits, { maxBodyBytes: 10 * 1024 * 1024 });
   t.same(config.stages, { $default: {} });
   t.same(config.integrations.m, { type: 'mock', statusCode: 200, body: '' });
@@ -238,6 +239,7 @@ t.test('the JSON Schema is generated from the same schema', async (t) => {
     'apiKeySource',
     'apiKeys',
     'authorizers',
+    'autoDeploy',
     'cors',
     'integrations',
     'limits',
