@@ -16,7 +16,7 @@ import type { DeploymentSummary } from './deployment.ts';
 import { ConfigError, formatIssue } from './errors.ts';
 
 const USAGE = `Usage:
-  portico [start] [--config FILE] [--port N] [--host H]
+  portico [start] [--config FILE] [--port N] [--host H] [--no-watch] [--drain-timeout MS]
   portico validate [FILE]
   portico routes [FILE]
   portico init [DIR]
@@ -35,11 +35,18 @@ Options:
   -c, --config FILE  Config file, YAML or JSON (default: portico.yaml)
   -p, --port N       Port to listen on, 0-65535 (overrides server.port; 0 picks a free one)
       --host H       Address to listen on (overrides server.host)
+      --no-watch     Do not redeploy when the config or a file it references
+                     changes (as autoDeploy: false); SIGHUP still redeploys
+      --drain-timeout MS
+                     On SIGTERM/SIGINT, how long in-flight requests may run
+                     before their connections are cut (overrides
+                     server.drainTimeoutMs; default 10000)
   -h, --help         Show this help
   -v, --version      Show the version
 
 Exit codes: 0 ok, 1 failed (invalid config, port in use...), 2 usage error.
 SIGTERM or SIGINT drains in-flight requests, then exits 0; a second one exits at once.
+SIGHUP redeploys the config file; a bad config is reported and the old one keeps serving.
 Set PORTICO_DEBUG=1 to print the stack trace of an unexpected error.
 `;
 
@@ -47,6 +54,8 @@ const OPTIONS = {
   config: { type: 'string', short: 'c' },
   port: { type: 'string', short: 'p' },
   host: { type: 'string' },
+  'no-watch': { type: 'boolean' },
+  'drain-timeout': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -84,7 +93,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const hint = command === 'start' ? `; to name a config file, use --config ${extra}` : '';
     return usageError(`unexpected argument "${extra}"${hint}`);
   }
-  for (const flag of ['port', 'host'] as const) {
+  for (const flag of ['port', 'host', 'no-watch', 'drain-timeout'] as const) {
     if (values[flag] !== undefined && command !== 'start') {
       return usageError(`--${flag} applies only to "portico start"`);
     }
@@ -109,7 +118,15 @@ export async function main(argv: readonly string[]): Promise<number> {
       default: {
         const listen = parseListenFlags(values.port, values.host);
         if (typeof listen === 'string') return usageError(listen);
-        return await start(file, listen, values.config === undefined);
+        const drain = values['drain-timeout'];
+        if (drain !== undefined && (!/^\d{1,7}$/.test(drain) || Number(drain) > 3_600_000))
+          return usageError(
+            `--drain-timeout must be milliseconds from 0 to 3600000, got "${drain}"`,
+          );
+        return await start(file, listen, values.config === undefined, {
+          noWatch: values['no-watch'] === true,
+          ...(drain === undefined ? {} : { drainTimeoutMs: Number(drain) }),
+        });
       }
     }
   } catch (err) {
@@ -163,14 +180,27 @@ function parseListenFlags(
   return out;
 }
 
-async function start(file: string, listen: ListenFlags, defaultFile: boolean): Promise<number> {
+interface LifecycleFlags {
+  readonly noWatch: boolean;
+  readonly drainTimeoutMs?: number;
+}
+
+async function start(
+  file: string,
+  listen: ListenFlags,
+  defaultFile: boolean,
+  lifecycle: LifecycleFlags,
+): Promise<number> {
   if (defaultFile && !existsSync(file)) {
     return error(
       `${file}: config file not found (create one with "portico init", or pass --config FILE)`,
     );
   }
   const { createGateway } = await import('./gateway.ts');
-  const gateway = await createGateway(file);
+  const gateway = await createGateway(
+    file,
+    lifecycle.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: lifecycle.drainTimeoutMs },
+  );
   let address;
   try {
     address = await gateway.listen(listen);
@@ -194,6 +224,16 @@ async function start(file: string, listen: ListenFlags, defaultFile: boolean): P
         throw err;
     }
   }
+  // Loaded and built before the first line, so no signal can arrive before its handler.
+  const { AutoDeploy } = await import('./auto-deploy.ts');
+  const autoDeploy = new AutoDeploy(gateway, file, { noWatch: lifecycle.noWatch });
+  const onHangup = (): void => void autoDeploy.redeploy('SIGHUP');
+  process.on('SIGHUP', onHangup);
+  const stopped = waitForStopSignal(() => {
+    process.off('SIGHUP', onHangup);
+    autoDeploy.close();
+    return gateway.close();
+  });
   const summary = gateway.deployment;
   const routeCount = new Set(summary.routes.map((r) => r.routeKey)).size;
   const stages = summary.stages
@@ -202,7 +242,8 @@ async function start(file: string, listen: ListenFlags, defaultFile: boolean): P
   process.stdout.write(
     `portico listening on ${address.url} (${routeCount} route${routeCount === 1 ? '' : 's'}; stages: ${stages})\n`,
   );
-  return waitForStopSignal(() => gateway.close());
+  await autoDeploy.start();
+  return stopped;
 }
 
 /** First SIGTERM/SIGINT: stop accepting, drain, resolve 0. A second: exit at once (128 + signal). */

@@ -178,10 +178,14 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       res.shouldKeepAlive = false;
     }
     const live = this.#live;
-    live.inflight++;
-    // `on`, not `once`: the response is per request, and `once` wraps the listener.
-    res.on('close', live.release);
     serveRequest(live.deployment, req, res);
+    // Answered synchronously (404, preflight, mock): done with the deployment already.
+    // Otherwise count the request until its response closes.
+    if (!res.writableEnded) {
+      live.inflight++;
+      // `on`, not `once`: the response is per request, and `once` wraps the listener.
+      res.on('close', live.release);
+    }
   };
 
   /**

@@ -3,10 +3,19 @@
  * @module
  */
 export { createGateway, Gateway } from './gateway.ts';
-export type { ConfigSource, GatewayOptions, ListenOptions, ListeningAddress } from './gateway.ts';
+export type {
+  ConfigSource,
+  GatewayOptions,
+  ListenOptions,
+  ListeningAddress,
+  GatewayEvents,
+  DeployEvent,
+  DeployErrorEvent,
+} from './gateway.ts';
 export type { DeploymentSummary, RouteSummary } from './deployment.ts';
 export type { UpstreamStats } from './integrations/upstream-pools.ts';
 export type { ClientCert } from './client-cert.ts';
+export type { DeploymentChanges, RouteRef } from './deploy-diff.ts';
 export { loadConfigFile } from './config/load.ts';
 export { parseConfigText, validateConfig } from './config/parse.ts';
 export type { LoadedConfig } from './config/load.ts';

@@ -1,6 +1,6 @@
 /**
  * Every file a config depends on besides itself: the files whose change must trigger a
- * redeploy. One list, so a new file-valued key (e.g. `tls.cert`/`tls.key`) is watched by
+ * redeploy: function modules and TLS files. One list, so a new file-valued key is watched by
  * adding it here.
  */
 import { resolve } from 'node:path';
@@ -25,6 +25,12 @@ export function referencedFiles(config: GatewayConfig, baseDir: string): Referen
   }
   for (const [name, cfg] of Object.entries(config.authorizers)) {
     if (cfg.type === 'function') add(moduleFile(cfg.handler), `authorizers.${name}.handler`);
+  }
+  if (config.tls !== undefined) {
+    // deploy() re-reads these and swaps the listener's certificates (lib/tls.ts).
+    add(config.tls.cert, 'tls.cert');
+    add(config.tls.key, 'tls.key');
+    if (config.tls.clientCa !== undefined) add(config.tls.clientCa, 'tls.clientCa');
   }
   return [...out.values()];
 }

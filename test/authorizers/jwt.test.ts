@@ -1010,3 +1010,25 @@ t.test('close() aborts a fetch under way and fails closed', async (t) => {
   t.equal(issuer.fetches.discovery, 1);
   t.same(logs, [], 'aborting on close is not a warning');
 });
+
+t.test(
+  'the key set of an unchanged authorizer survives a redeploy; a changed one refetches',
+  async (t) => {
+    const { issuer, gw } = await setup(t);
+    const token = await issuer.sign();
+    t.equal((await get(gw, '/private', token)).status, 200);
+    const fetched = { ...issuer.fetches };
+    const config = (audience: string[], body: string): GatewayConfigInput => ({
+      integrations: { ok: { type: 'mock', body } },
+      authorizers: { jwt: { type: 'jwt', issuer: issuer.issuer, audience } },
+      routes: { 'GET /private': { integration: 'ok', authorizer: 'jwt' } },
+    });
+    await gw.gateway.deploy(config([AUDIENCE], 'second'));
+    const res = await get(gw, '/private', token);
+    t.same([res.status, res.text], [200, 'second']);
+    t.same(issuer.fetches, fetched, 'no discovery or key-set fetch after the redeploy');
+    await gw.gateway.deploy(config([AUDIENCE, 'other'], 'third'));
+    t.equal((await get(gw, '/private', token)).text, 'third');
+    t.equal(issuer.fetches.jwks, fetched.jwks + 1, 'a changed authorizer fetches its keys anew');
+  },
+);
