@@ -170,7 +170,8 @@ async function start(file: string, listen: ListenFlags, defaultFile: boolean): P
     );
   }
   const { createGateway } = await import('./gateway.ts');
-  const gateway = await createGateway(file);
+  // A terminal gets human-readable log lines; a pipe or file gets JSON.
+  const gateway = await createGateway(file, { prettyLogs: process.stdout.isTTY === true });
   let address;
   try {
     address = await gateway.listen(listen);
@@ -202,6 +203,13 @@ async function start(file: string, listen: ListenFlags, defaultFile: boolean): P
   process.stdout.write(
     `portico listening on ${address.url} (${routeCount} route${routeCount === 1 ? '' : 's'}; stages: ${stages})\n`,
   );
+  const admin = gateway.adminAddress();
+  if (admin !== null) {
+    const host = admin.family === 'IPv6' ? `[${admin.address}]` : admin.address;
+    process.stdout.write(
+      `portico admin on http://${host}:${admin.port} (/metrics, /healthz, /readyz, live view at /)\n`,
+    );
+  }
   return waitForStopSignal(() => gateway.close());
 }
 

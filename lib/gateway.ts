@@ -11,7 +11,10 @@ import type { GatewayConfig, GatewayConfigInput } from './config/schema.ts';
 import { deployLoaded, type Deployment, type DeploymentSummary } from './deployment.ts';
 import { writeRawError } from './error-response.ts';
 import { UpstreamPools } from './integrations/upstream-pools.ts';
-import { stderrLogger, type Logger } from './log.ts';
+import { defaultLogger, type LineSink, type Logger } from './log.ts';
+import type { AdminServer } from './observability/admin-server.ts';
+import { observabilityWanted } from './observability/enabled.ts';
+import type { Observer } from './observability/observer.ts';
 import { serveRequest } from './server.ts';
 import type { Clock, Store } from './state/store.ts';
 import { createTrafficState, type TrafficState } from './traffic.ts';
@@ -30,6 +33,10 @@ export interface GatewayOptions {
   readonly store?: Store;
   /** Milliseconds since the epoch, for throttles and quota periods. Default Date.now. */
   readonly clock?: Clock;
+  /** Where access logs (and gateway events with them) go instead of `accessLog.destination`. */
+  readonly logStream?: LineSink;
+  /** Human-readable log lines on stdout/stderr (the CLI sets it when they are a terminal). */
+  readonly prettyLogs?: boolean;
 }
 
 export interface ListenOptions {
@@ -55,6 +62,10 @@ export class Gateway {
   #deployment: Deployment;
   #server: Server | null = null;
   #closing: Promise<void> | null = null;
+  /** Access logs, metrics, tracing: null unless the config asks for one (loaded on demand). */
+  #observer: Observer | null;
+  #admin: AdminServer | null = null;
+  readonly #options: GatewayOptions;
 
   /** Use createGateway(); the constructor takes an already compiled deployment. */
   constructor(
@@ -62,9 +73,12 @@ export class Gateway {
     options: GatewayOptions,
     pools: UpstreamPools,
     traffic: TrafficState = createTrafficState(options),
+    observer: Observer | null = null,
   ) {
     this.#deployment = deployment;
-    this.#logger = options.logger ?? stderrLogger;
+    this.#observer = observer;
+    this.#options = options;
+    this.#logger = options.logger ?? observer?.logger ?? defaultLogger;
     this.#drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
     this.#baseDir = options.baseDir ?? process.cwd();
     this.#pools = pools;
@@ -90,18 +104,45 @@ export class Gateway {
       // Draining: answer, but tell the client not to reuse this connection.
       res.shouldKeepAlive = false;
     }
-    serveRequest(this.#deployment, req, res);
+    const observer = this.#observer;
+    if (observer === null) serveRequest(this.#deployment, req, res);
+    else observer.serve(this.#deployment, req, res);
   };
+
+  /** Ready for traffic: a deployment is live, the listener accepts, and close() has not begun. */
+  get ready(): boolean {
+    return this.#server !== null && this.#server.listening && this.#closing === null;
+  }
 
   /** Validates and compiles a new config, then swaps it in; the old one keeps serving on error. */
   async deploy(source: ConfigSource): Promise<DeploymentSummary> {
-    const loaded = await resolveSource(source, this.#baseDir);
-    this.#deployment = await deployLoaded(loaded, {
-      pools: this.#pools,
-      logger: this.#logger,
-      traffic: this.#traffic,
-    });
-    return this.#deployment.summary;
+    let deployment: Deployment;
+    try {
+      const loaded = await resolveSource(source, this.#baseDir);
+      deployment = await deployLoaded(loaded, {
+        pools: this.#pools,
+        logger: this.#logger,
+        traffic: this.#traffic,
+      });
+      if (this.#observer === null && observabilityWanted(deployment.config))
+        this.#observer = await createObserver(deployment.config, this.#options);
+      this.#observer?.deployed(deployment);
+    } catch (err) {
+      // --- deploy events (issue #8): the lead wires these to the `deployError` event. ---
+      this.#observer?.deployFailed();
+      this.#logger.error({ code: (err as { code?: unknown }).code, err }, 'deploy failed');
+      throw err;
+    }
+    this.#deployment = deployment;
+    // --- deploy events (issue #8): the lead wires this to the `deploy` event. ---
+    const { id, stages, routes } = deployment.summary;
+    this.#logger.info({ deploymentId: id, stages, routes: routes.length }, 'deployed');
+    return deployment.summary;
+  }
+
+  /** The admin listener's address (metrics, health, live view), or null when it is off. */
+  adminAddress(): AddressInfo | null {
+    return this.#admin?.address() ?? null;
   }
 
   /** Starts a node:http listener. Port 0 picks a free port; the bound address is returned. */
@@ -128,6 +169,26 @@ export class Gateway {
       });
     });
     this.#server = server;
+    const admin = this.#deployment.config.admin;
+    if (admin !== undefined && this.#observer !== null) {
+      const { AdminServer } = await import('./observability/admin-server.ts');
+      const { describeDeployment } = await import('./observability/deployment-view.ts');
+      try {
+        this.#admin = await AdminServer.start(
+          {
+            observer: this.#observer,
+            ready: () => this.ready,
+            describe: () => describeDeployment(this.#deployment.summary, this.#deployment.config),
+          },
+          admin.port,
+          admin.host,
+        );
+      } catch (err) {
+        this.#server = null;
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        throw err;
+      }
+    }
     const addr = server.address() as AddressInfo;
     const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     return { host: addr.address, port: addr.port, url: `http://${shown}:${addr.port}` };
@@ -165,6 +226,9 @@ export class Gateway {
     }
     this.#deployment.close();
     await this.#pools.close();
+    // Last: /readyz answers 503 throughout the drain, and the final log lines are written.
+    await this.#admin?.close();
+    await this.#observer?.close();
   }
 }
 
@@ -176,12 +240,22 @@ export async function createGateway(
   const loaded = await resolveSource(source, options.baseDir ?? process.cwd());
   const pools = new UpstreamPools();
   const traffic = createTrafficState(options);
+  // Loaded only when the config asks for it: start-up stays free of pino and prom-client.
+  const observer = observabilityWanted(loaded.config)
+    ? await createObserver(loaded.config, options)
+    : null;
   const deployment = await deployLoaded(loaded, {
     pools,
-    logger: options.logger ?? stderrLogger,
+    logger: options.logger ?? observer?.logger ?? defaultLogger,
     traffic,
   });
-  return new Gateway(deployment, { ...options, baseDir: loaded.baseDir }, pools, traffic);
+  observer?.deployed(deployment);
+  return new Gateway(deployment, { ...options, baseDir: loaded.baseDir }, pools, traffic, observer);
+}
+
+async function createObserver(config: GatewayConfig, options: GatewayOptions): Promise<Observer> {
+  const { Observer } = await import('./observability/observer.ts');
+  return new Observer(config, { logStream: options.logStream, prettyLogs: options.prettyLogs });
 }
 
 async function resolveSource(source: ConfigSource, baseDir: string): Promise<LoadedConfig> {

@@ -115,6 +115,7 @@ export class HttpIntegration implements Integration {
     (req as RequestWithProxy)[kProxy] = handler;
     // `on`, not `once`: the response is per request, and `once` wraps the listener.
     ex.res.on('close', onClientClose);
+    ex.integrationStart = performance.now();
     this.#pool.dispatch(
       {
         method: req.method as Dispatcher.HttpMethod,
@@ -279,6 +280,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     // final response. undici itself refuses 100 (we never send Expect) and 101.
     if (statusCode < 200) return true;
     const ex = this.#ex;
+    ex.integrationStatus = statusCode;
     const res = ex.res;
     // AWS ignores the integration's CORS headers when the route has CORS: ours replace them.
     const ownsCors = ex.route.cors !== null;
@@ -313,12 +315,14 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.done = true;
+    this.#ex.integrationDone(0, null);
     this.#ex.res.end();
   }
 
   onError(err: Error): void {
     if (this.done) return;
     this.done = true;
+    this.#ex.integrationDone(0, err.message);
     const code = upstreamErrorCode(err);
     if (code === 'PORTICO_BODY_TOO_LARGE') {
       sendExchangeError(this.#ex, code, CONNECTION_CLOSE);
