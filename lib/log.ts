@@ -54,12 +54,17 @@ export function createPinoLogger(stream: LineSink): PinoLogger {
 
 let defaultPino: PinoLogger | null = null;
 function stderrPino(): PinoLogger {
-  // Synchronous on stderr so a line logged just before exit is never lost.
-  defaultPino ??= createPinoLogger(loadPino().destination({ fd: 2, sync: true }));
+  // Synchronous on stderr so a line logged just before exit is never lost; a terminal gets
+  // human-readable lines, a pipe JSON.
+  defaultPino ??= createPinoLogger(
+    process.stderr.isTTY === true
+      ? openDestination(2, true)
+      : loadPino().destination({ fd: 2, sync: true }),
+  );
   return defaultPino;
 }
 
-/** The default: pino on stderr, loaded lazily. */
+/** The default: pino on stderr, loaded on the first line logged. */
 export const defaultLogger: Logger = {
   error: (obj, msg) => stderrPino().error(obj, msg),
   warn: (obj, msg) => stderrPino().warn(obj, msg),

@@ -18,9 +18,15 @@ function pad2(n: number): string {
 
 /** AWS's `$context.requestTime`: CLF time, always UTC, e.g. `24/Nov/2026:14:16:12 +0000`. */
 export function clfTime(ms: number): string {
+  // Many requests share a second: format it once per second.
+  const second = Math.floor(ms / 1000);
+  if (second === lastSecond) return lastText;
   const d = new Date(ms);
-  return `${pad2(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())} +0000`;
+  lastSecond = second;
+  return (lastText = `${pad2(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())} +0000`);
 }
+let lastSecond = -1;
+let lastText = '';
 
 function ms(n: number): number | null {
   return n < 0 ? null : Math.round(n);
@@ -143,7 +149,8 @@ export function compileFormat(format: string): Renderer {
   };
 }
 
-function jsonEscape(s: string): string {
+/** The text of a JSON string literal for `s` (escapes only when a character needs it). */
+export function jsonEscape(s: string): string {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c < 32 || c === 34 || c === 92) return JSON.stringify(s).slice(1, -1);

@@ -29,8 +29,6 @@ export class RequestRecord {
   endHr: number;
   status: number;
   responseLength: number;
-  /** Whether the response was completely sent (false: the client went away first). */
-  completed: boolean;
 
   constructor(sink: RecordSink, req: IncomingMessage, res: ServerResponse, requestId: string) {
     this.sink = sink;
@@ -44,14 +42,12 @@ export class RequestRecord {
     this.endHr = 0;
     this.status = 0;
     this.responseLength = 0;
-    this.completed = false;
   }
 
   /** Reads the outcome off the response; called once, when it closes. */
   close(): void {
     const res = this.res;
     this.endHr = performance.now();
-    this.completed = res.writableFinished;
     this.status = res.headersSent ? res.statusCode : 0;
     // Body bytes: what the socket took for this response minus its header block.
     const header = (res as unknown as { _header?: string | null })._header;
