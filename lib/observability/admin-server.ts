@@ -5,9 +5,8 @@
  * deployment, no secrets) and the live view (`/` and its JSON, `/_portico/live`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { createMetricsRegistry } from './metrics.ts';
+import type { AddressInfo } from 'node:net';
 import { LIVE_VIEW_HTML, liveSnapshot } from './live-view.ts';
 import type { Observer } from './observer.ts';
 
@@ -23,23 +22,29 @@ export interface AdminSource {
 export class AdminServer {
   readonly #server: Server;
   readonly #source: AdminSource;
-  readonly #registry: Registry;
+  /** prom-client loads on the first scrape, not at start-up (it is the slowest import). */
+  #registry: Promise<Registry> | null = null;
 
-  private constructor(server: Server, source: AdminSource, registry: Registry) {
+  private constructor(server: Server, source: AdminSource) {
     this.#server = server;
     this.#source = source;
-    this.#registry = registry;
+  }
+
+  #metrics(): Promise<Registry> {
+    const o = this.#source.observer;
+    this.#registry ??= import('./metrics.ts').then(({ createMetricsRegistry }) =>
+      createMetricsRegistry(o.stats, {
+        inFlight: () => o.inFlight,
+        deploymentId: () => o.deploymentId,
+        deploys: o.deploys,
+      }),
+    );
+    return this.#registry;
   }
 
   static async start(source: AdminSource, port: number, host: string): Promise<AdminServer> {
-    const o = source.observer;
-    const registry = await createMetricsRegistry(o.stats, {
-      inFlight: () => o.inFlight,
-      deploymentId: () => o.deploymentId,
-      deploys: o.deploys,
-    });
     const server = createServer();
-    const admin = new AdminServer(server, source, registry);
+    const admin = new AdminServer(server, source);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       admin.#handle(req, res).catch(() => {
         if (!res.headersSent)
@@ -77,9 +82,11 @@ export class AdminServer {
     const url = new URL(req.url ?? '/', 'http://admin');
     const s = this.#source;
     switch (url.pathname) {
-      case '/metrics':
-        send(res, 200, this.#registry.contentType, await this.#registry.metrics());
+      case '/metrics': {
+        const registry = await this.#metrics();
+        send(res, 200, registry.contentType, await registry.metrics());
         return;
+      }
       case '/healthz':
         json(res, 200, { status: 'ok' });
         return;
