@@ -234,6 +234,8 @@ t.test('the JSON Schema is generated from the same schema', async (t) => {
   t.equal(schema.additionalProperties, false);
   t.same(Object.keys(schema.properties).sort(), [
     '$schema',
+    'accessLog',
+    'admin',
     'apiKeyHeader',
     'apiKeySource',
     'apiKeys',
@@ -245,6 +247,7 @@ t.test('the JSON Schema is generated from the same schema', async (t) => {
     'server',
     'stages',
     'throttle',
+    'tracing',
     'usagePlans',
   ]);
   t.match(JSON.stringify(schema), /"const":"function"/);
