@@ -183,6 +183,24 @@ export const TARGETS: readonly TargetSpec[] = [
       routes: { 'ANY /{proxy+}': { integration: 'upstream', apiKeyRequired: true } },
     }),
   }),
+  // Issue #8's cost: the same http route with access logs (structured JSON to a file) and
+  // metrics (the admin listener on), and with metrics alone. `portico-http` is the "off" case.
+  portico({
+    id: 'portico-http-obs',
+    label: 'Portico http + access log + metrics',
+    workloads: ['small'],
+    config: (ctx) => ({
+      ...httpConfig(ctx),
+      accessLog: { destination: join(ctx.scratchDir, 'portico-http-obs.access.log') },
+      admin: { port: 0 },
+    }),
+  }),
+  portico({
+    id: 'portico-http-metrics',
+    label: 'Portico http + metrics',
+    workloads: ['small'],
+    config: (ctx) => ({ ...httpConfig(ctx), admin: { port: 0 } }),
+  }),
   portico({
     id: 'portico-function',
     label: 'Portico function route',

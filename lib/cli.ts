@@ -197,10 +197,11 @@ async function start(
     );
   }
   const { createGateway } = await import('./gateway.ts');
-  const gateway = await createGateway(
-    file,
-    lifecycle.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: lifecycle.drainTimeoutMs },
-  );
+  // A terminal gets human-readable log lines; a pipe or file gets JSON.
+  const gateway = await createGateway(file, {
+    prettyLogs: process.stdout.isTTY === true,
+    ...(lifecycle.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: lifecycle.drainTimeoutMs }),
+  });
   let address;
   try {
     address = await gateway.listen(listen);
@@ -242,6 +243,13 @@ async function start(
   process.stdout.write(
     `portico listening on ${address.url} (${routeCount} route${routeCount === 1 ? '' : 's'}; stages: ${stages})\n`,
   );
+  const admin = gateway.adminAddress();
+  if (admin !== null) {
+    const host = admin.family === 'IPv6' ? `[${admin.address}]` : admin.address;
+    process.stdout.write(
+      `portico admin on http://${host}:${admin.port} (/metrics, /healthz, /readyz, live view at /)\n`,
+    );
+  }
   await autoDeploy.start();
   return stopped;
 }

@@ -48,6 +48,8 @@ export function sendExchangeError(
   extra: readonly string[] | null = null,
 ): void {
   const res = ex.res;
+  // The one place a refusal is recorded: access logs and metrics read it (throttled, 401...).
+  ex.errorCode = code;
   if (res.headersSent) {
     res.destroy();
     return;

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiKey } from './api-keys.ts';
 import type { AuthorizerContext } from './authorizers/authorizer.ts';
+import type { ErrorCode } from './errors.ts';
 import type { CompiledRoute, StageRuntime } from './pipeline/route.ts';
 
 export class Exchange {
@@ -13,6 +14,8 @@ export class Exchange {
   readonly requestId: string;
   /** Wall-clock start (ms since epoch), for AWS's requestTime/timeEpoch. */
   readonly startTime: number;
+  /** Monotonic start (performance.now(), ms), for latencies. */
+  readonly startHr: number;
   readonly stage: StageRuntime;
   readonly route: CompiledRoute;
   /** URL-decoded path variables, or null. */
@@ -38,6 +41,15 @@ export class Exchange {
   usageIdentifierKey: string | null;
   /** The API key the request was admitted with (routes with apiKeyRequired), or null. */
   apiKey: ApiKey | null;
+  /** The error the gateway answered with (set by error-response.ts), or null. */
+  errorCode: ErrorCode | null;
+  /** performance.now() when the integration was called and when it answered; 0 until then. */
+  integrationStart: number;
+  integrationEnd: number;
+  /** The upstream's (or Lambda's) status; 0 when there was none. */
+  integrationStatus: number;
+  /** Why the integration failed (AWS `$context.integrationErrorMessage`), or null. */
+  integrationError: string | null;
 
   constructor(
     req: IncomingMessage,
@@ -54,6 +66,7 @@ export class Exchange {
     this.res = res;
     this.requestId = requestId;
     this.startTime = Date.now();
+    this.startHr = performance.now();
     this.stage = stage;
     this.route = route;
     this.params = params;
@@ -66,5 +79,17 @@ export class Exchange {
     this.clientIp = null;
     this.usageIdentifierKey = null;
     this.apiKey = null;
+    this.errorCode = null;
+    this.integrationStart = 0;
+    this.integrationEnd = 0;
+    this.integrationStatus = 0;
+    this.integrationError = null;
+  }
+
+  /** Records the integration's answer (status 0 when there was none) for logs and metrics. */
+  integrationDone(status: number, error: string | null): void {
+    this.integrationEnd = performance.now();
+    if (status !== 0) this.integrationStatus = status;
+    this.integrationError = error;
   }
 }

@@ -17,7 +17,10 @@ import { deployLoaded, type Deployment, type DeploymentSummary } from './deploym
 import { ConfigError, type ConfigIssue } from './errors.ts';
 import { UpstreamPools, type UpstreamStats } from './integrations/upstream-pools.ts';
 import { applyListenerLimits, listenerOptions, watchListener } from './listener-options.ts';
-import { stderrLogger, type Logger } from './log.ts';
+import { defaultLogger, type LineSink, type Logger } from './log.ts';
+import type { AdminServer } from './observability/admin-server.ts';
+import { observabilityWanted } from './observability/enabled.ts';
+import type { Observer } from './observability/observer.ts';
 import { serveRequest } from './server.ts';
 import { applyTls, readTls, tlsServer, type TlsMaterial } from './tls.ts';
 import type { Clock, Store } from './state/store.ts';
@@ -40,6 +43,10 @@ export interface GatewayOptions {
   readonly store?: Store;
   /** Milliseconds since the epoch, for throttles and quota periods. Default Date.now. */
   readonly clock?: Clock;
+  /** Where access logs (and gateway events with them) go instead of `accessLog.destination`. */
+  readonly logStream?: LineSink;
+  /** Human-readable log lines on stdout/stderr (the CLI sets it when they are a terminal). */
+  readonly prettyLogs?: boolean;
 }
 
 export interface ListenOptions {
@@ -138,6 +145,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   /** The HTTPS listener's current certificates; null when serving plain HTTP. */
   #tls: TlsMaterial | null = null;
   #closing: Promise<void> | null = null;
+  /** Access logs, metrics, tracing: null unless the config asks for one (loaded on demand). */
+  #observer: Observer | null;
+  #admin: AdminServer | null = null;
+  readonly #options: GatewayOptions;
 
   /** Use createGateway(); the constructor takes an already compiled deployment. */
   constructor(
@@ -146,10 +157,13 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     pools: UpstreamPools,
     traffic: TrafficState = createTrafficState(options),
     authorizers: SharedAuthorizers = new SharedAuthorizers(),
+    observer: Observer | null = null,
   ) {
     super();
     this.#live = new Live(deployment, this.#retired);
-    this.#logger = options.logger ?? stderrLogger;
+    this.#observer = observer;
+    this.#options = options;
+    this.#logger = options.logger ?? observer?.logger ?? defaultLogger;
     this.#drainTimeoutMs = options.drainTimeoutMs;
     this.#baseDir = options.baseDir ?? process.cwd();
     this.#configDir = this.#baseDir;
@@ -178,7 +192,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       res.shouldKeepAlive = false;
     }
     const live = this.#live;
-    serveRequest(live.deployment, req, res);
+    const observer = this.#observer;
+    if (observer === null) serveRequest(live.deployment, req, res);
+    else observer.serve(live.deployment, req, res);
     // Answered synchronously (404, preflight, mock): done with the deployment already.
     // Otherwise count the request until its response closes.
     if (!res.writableEnded) {
@@ -187,6 +203,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       res.on('close', live.release);
     }
   };
+
+  /** Ready for traffic: a deployment is live, the listener accepts, and close() has not begun. */
+  get ready(): boolean {
+    return this.#server !== null && this.#server.listening && this.#closing === null;
+  }
 
   /**
    * Validates and builds a new deployment (handler modules loaded, routes compiled, key sets
@@ -220,12 +241,16 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         traffic: this.#traffic,
         authorizers: this.#authorizers,
       });
+      if (this.#observer === null && observabilityWanted(deployment.config))
+        this.#observer = await createObserver(deployment.config, this.#options);
       if (this.#closing !== null) {
         await deployment.close();
         throw new Error('the gateway is closing');
       }
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
+      this.#observer?.deployFailed();
+      this.#logger.error({ code: (err as { code?: unknown }).code, err }, 'deploy failed');
       this.emit('deployError', {
         activeId: this.#live.deployment.id,
         at: new Date().toISOString(),
@@ -238,6 +263,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.#live = new Live(deployment, this.#retired);
     // Requests under way keep `previous` until they end; then it is closed.
     previous.retire();
+    this.#observer?.deployed(deployment);
+    const { id, stages, routes } = deployment.summary;
+    this.#logger.info({ deploymentId: id, stages, routes: routes.length }, 'deployed');
     this.#configDir = configDir;
     if (this.#tls !== null) {
       this.#tls = applyTls(this.#server as HttpsServer, this.#tls, tls, this.#logger);
@@ -252,6 +280,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       changes: diffRoutes(previous.deployment.fingerprints, deployment.fingerprints),
     });
     return deployment.summary;
+  }
+
+  /** The admin listener's address (metrics, health, live view), or null when it is off. */
+  adminAddress(): AddressInfo | null {
+    return this.#admin?.address() ?? null;
   }
 
   /** Starts a node:http listener. Port 0 picks a free port; the bound address is returned. */
@@ -278,6 +311,27 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     watchListener(server, this.#logger);
     this.#server = server;
     this.#tls = material;
+    const admin = this.#live.deployment.config.admin;
+    if (admin !== undefined && this.#observer !== null) {
+      const { AdminServer } = await import('./observability/admin-server.ts');
+      const { describeDeployment } = await import('./observability/deployment-view.ts');
+      try {
+        this.#admin = await AdminServer.start(
+          {
+            observer: this.#observer,
+            ready: () => this.ready,
+            describe: () =>
+              describeDeployment(this.#live.deployment.summary, this.#live.deployment.config),
+          },
+          admin.port,
+          admin.host,
+        );
+      } catch (err) {
+        this.#server = null;
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        throw err;
+      }
+    }
     const addr = server.address() as AddressInfo;
     const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     const scheme = this.#tls === null ? 'http' : 'https';
@@ -323,6 +377,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     await this.#deploying;
     await Promise.all([this.#live.close(), ...[...this.#retired].map((l) => l.close())]);
     await this.#pools.close();
+    // Last: /readyz answers 503 throughout the drain, and the final log lines are written.
+    await this.#admin?.close();
+    await this.#observer?.close();
   }
 }
 
@@ -335,19 +392,30 @@ export async function createGateway(
   const pools = new UpstreamPools();
   const traffic = createTrafficState(options);
   const authorizers = new SharedAuthorizers();
+  // Loaded only when the config asks for it: start-up stays free of pino and prom-client.
+  const observer = observabilityWanted(loaded.config)
+    ? await createObserver(loaded.config, options)
+    : null;
   const deployment = await deployLoaded(loaded, {
     pools,
-    logger: options.logger ?? stderrLogger,
+    logger: options.logger ?? observer?.logger ?? defaultLogger,
     traffic,
     authorizers,
   });
+  observer?.deployed(deployment);
   return new Gateway(
     deployment,
     { ...options, baseDir: loaded.baseDir },
     pools,
     traffic,
     authorizers,
+    observer,
   );
+}
+
+async function createObserver(config: GatewayConfig, options: GatewayOptions): Promise<Observer> {
+  const { Observer } = await import('./observability/observer.ts');
+  return new Observer(config, { logStream: options.logStream, prettyLogs: options.prettyLogs });
 }
 
 async function resolveSource(source: ConfigSource, baseDir: string): Promise<LoadedConfig> {

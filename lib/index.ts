@@ -23,7 +23,7 @@ export type { GatewayConfig, GatewayConfigInput } from './config/schema.ts';
 export { configJsonSchema } from './config/json-schema.ts';
 export { ConfigError, GatewayError, ERRORS } from './errors.ts';
 export type { ConfigIssue, ErrorCode } from './errors.ts';
-export type { Logger } from './log.ts';
+export type { Logger, LineSink } from './log.ts';
 export { defineConfig } from './define-config.ts';
 export type {
   LambdaEventV2,

@@ -12,22 +12,27 @@ import { normalizePath } from './path-normalize.ts';
 import { runRoute } from './pipeline/run.ts';
 import { nextRequestId } from './request-id.ts';
 
+/**
+ * Serves one request; returns its Exchange when a route matched (observability reads it when
+ * the response closes), or null when the gateway answered by itself (404, 400, preflight).
+ */
 export function serveRequest(
   deployment: Deployment,
   req: IncomingMessage,
   res: ServerResponse,
-): void {
+  requestId: string = nextRequestId(),
+): Exchange | null {
   let url = req.url!;
   if (url.length > deployment.config.limits.maxUrlLength) {
-    sendError(res, 'PORTICO_URI_TOO_LONG', nextRequestId());
-    return;
+    sendError(res, 'PORTICO_URI_TOO_LONG', requestId);
+    return null;
   }
   if (url.charCodeAt(0) !== 47 /* '/' */) {
     // Absolute-form target (RFC 9112 §3.2.2), e.g. from a client configured for a forward proxy.
     url = absoluteToOrigin(url);
     if (url === '') {
-      sendError(res, 'PORTICO_BAD_REQUEST', nextRequestId());
-      return;
+      sendError(res, 'PORTICO_BAD_REQUEST', requestId);
+      return null;
     }
   }
   const q = url.indexOf('?');
@@ -36,8 +41,8 @@ export function serveRequest(
   const rawQuery = q < 0 ? '' : url.slice(q + 1);
   if (rawPath === null || !hasSingleHost(req.rawHeaders)) {
     // RFC 9112 §3.2: more than one Host is a 400, like a malformed target.
-    sendError(res, 'PORTICO_BAD_REQUEST', nextRequestId());
-    return;
+    sendError(res, 'PORTICO_BAD_REQUEST', requestId);
+    return null;
   }
 
   let stage = deployment.defaultStage;
@@ -57,29 +62,29 @@ export function serveRequest(
       stage === null ? null : stage.table.find(req.headers['access-control-request-method']!, path);
     const policy = intended === null ? deployment.defaultCors : intended.value.cors;
     if (policy !== null) {
-      policy.preflight(req, res, nextRequestId());
-      return;
+      policy.preflight(req, res, requestId);
+      return null;
     }
   }
   const match = stage === null ? null : stage.table.find(req.method!, path);
   if (match === null) {
-    sendError(res, 'PORTICO_ROUTE_NOT_FOUND', nextRequestId());
+    sendError(res, 'PORTICO_ROUTE_NOT_FOUND', requestId);
     // The body may still be arriving; Node discards it before the next request on this connection.
-    return;
+    return null;
   }
-  runRoute(
-    new Exchange(
-      req,
-      res,
-      nextRequestId(),
-      stage!.runtime,
-      match.value,
-      match.params,
-      rawPath,
-      path,
-      rawQuery,
-    ),
+  const ex = new Exchange(
+    req,
+    res,
+    requestId,
+    stage!.runtime,
+    match.value,
+    match.params,
+    rawPath,
+    path,
+    rawQuery,
   );
+  runRoute(ex);
+  return ex;
 }
 
 function absoluteToOrigin(url: string): string {

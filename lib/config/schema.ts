@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { parseRouteKey } from '../route-key.ts';
 import { JWT_ALGORITHMS } from '../authorizers/jwt-algorithms.ts';
 import { parseCidr } from '../trust-proxy.ts';
+import { unknownVariables } from '../observability/log-format.ts';
 
 const StageName = z
   .string()
@@ -117,6 +118,40 @@ const maxQueue = z
   .optional()
   .describe('Requests that may wait for a slot (default 0); beyond it the client gets 503.');
 
+const AccessLogFormat = z
+  .string()
+  .min(1)
+  .superRefine((format, ctx) => {
+    const unknown = unknownVariables(format);
+    if (unknown.length > 0)
+      ctx.addIssue({ code: 'custom', message: `unknown variable ${unknown.join(', ')}` });
+  })
+  .describe(
+    'AWS-style template with $context.x variables, or a preset: clf, json, xml, csv. Absent: structured JSON.',
+  );
+
+const AccessLog = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe('false: no access logs unless a stage turns them on.'),
+    format: AccessLogFormat.optional(),
+    destination: z
+      .string()
+      .min(1)
+      .default('stdout')
+      .describe('stdout, stderr, or a file path (appended). Gateway events go there too.'),
+  })
+  .describe('One line per request (AWS stage access logging).');
+
+const Admin = z
+  .strictObject({
+    port: z.number().int().min(0).max(65535),
+    host: z.string().min(1).default('127.0.0.1'),
+  })
+  .describe('The admin listener: /metrics, /healthz, /readyz, /_portico/routes and the live view.');
+
 const Stage = z
   .strictObject({
     description: z.string().optional(),
@@ -131,6 +166,12 @@ const Stage = z
       .union([z.literal(false), ThrottleSchema])
       .optional()
       .describe('Default throttle for each route of the stage; false turns the top level off.'),
+    accessLog: z
+      .union([z.boolean(), z.strictObject({ format: AccessLogFormat.optional() })])
+      .optional()
+      .describe(
+        "false: no access logs for this stage; true or a block: on (a block's format wins).",
+      ),
   })
   .describe('A stage: $default is served at /, a named stage at /{name}/...');
 
@@ -467,6 +508,14 @@ export const ConfigSchema = z
       .default(false)
       .describe(
         'Peers whose X-Forwarded-For is believed: false (none), true (any) or IPs/CIDRs. The client address is the rightmost untrusted one.',
+      ),
+    accessLog: AccessLog.optional(),
+    admin: Admin.optional(),
+    tracing: z
+      .boolean()
+      .default(false)
+      .describe(
+        'W3C traceparent: forward a valid one, generate one otherwise (upstreams, events).',
       ),
     stages: z.record(StageName, Stage).default({ $default: {} }),
     integrations: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), IntegrationSchema),

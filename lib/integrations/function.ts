@@ -80,6 +80,7 @@ class FunctionIntegration implements Integration, BodySink {
       fail(rt, ex, 'PORTICO_INTERNAL', err, 'could not build the Lambda event');
       return;
     }
+    ex.integrationStart = performance.now();
     invoke(rt, event, new FunctionInvocation(rt, ex));
   }
 }
@@ -96,6 +97,8 @@ class FunctionInvocation extends Invocation {
   }
 
   protected override completed(result: unknown): void {
+    // AWS's integration status for Lambda is the Lambda service's (200), not the function's.
+    this.ex.integrationDone(200, null);
     const response = this.rt.format.parseResult(result);
     if (typeof response === 'string') {
       fail(
@@ -111,6 +114,10 @@ class FunctionInvocation extends Invocation {
   }
 
   protected override failed(error: unknown, timedOut: boolean): void {
+    this.ex.integrationDone(
+      timedOut ? 0 : 200,
+      error instanceof Error ? error.message : String(error),
+    );
     if (timedOut) fail(this.rt, this.ex, 'PORTICO_FUNCTION_TIMEOUT', error, 'function timed out');
     else fail(this.rt, this.ex, 'PORTICO_FUNCTION_ERROR', error, 'function failed');
   }

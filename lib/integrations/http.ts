@@ -147,6 +147,7 @@ export class HttpIntegration implements Integration {
     (req as RequestWithProxy)[kProxy] = handler;
     // `on`, not `once`: the response is per request, and `once` wraps the listener.
     ex.res.on('close', onClientClose);
+    ex.integrationStart = performance.now();
     this.#pool.dispatch(options, handler);
   }
 
@@ -311,6 +312,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     // final response. undici itself refuses 100 (we never send Expect) and 101.
     if (statusCode < 200) return true;
     const ex = this.#ex;
+    ex.integrationStatus = statusCode;
     const res = ex.res;
     // AWS ignores the integration's CORS headers when the route has CORS: ours replace them.
     const ownsCors = ex.route.cors !== null;
@@ -345,6 +347,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.done = true;
+    this.#ex.integrationDone(0, null);
     this.#ex.res.end();
   }
 
@@ -366,6 +369,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
       return;
     }
     this.done = true;
+    this.#ex.integrationDone(0, err.message);
     const code = upstreamErrorCode(err);
     if (code === 'PORTICO_BODY_TOO_LARGE') {
       sendExchangeError(this.#ex, code, CONNECTION_CLOSE);

@@ -244,6 +244,8 @@ t.test('the JSON Schema is generated from the same schema', async (t) => {
   t.equal(schema.additionalProperties, false);
   t.same(Object.keys(schema.properties).sort(), [
     '$schema',
+    'accessLog',
+    'admin',
     'apiKeyHeader',
     'apiKeySource',
     'apiKeys',
@@ -257,6 +259,7 @@ t.test('the JSON Schema is generated from the same schema', async (t) => {
     'stages',
     'throttle',
     'tls',
+    'tracing',
     'trustProxy',
     'usagePlans',
   ]);

@@ -459,3 +459,36 @@ t.test('the bundled example serves its function, proxy and mock routes', async (
   cli.proc.kill('SIGTERM');
   t.equal((await cli.exited).code, 0);
 });
+
+t.test(
+  'observability from the CLI: admin address printed, JSON access lines when piped',
+  async (t) => {
+    const dir = t.testdir({
+      'gw.yaml': `accessLog: {}
+admin: { port: 0 }
+integrations:
+  m: { type: mock, body: hi }
+routes:
+  GET /hi: { integration: m }
+`,
+    });
+    const { cli, url } = await startCli(t, join(dir, 'gw.yaml'));
+    const admin = await cli.line(/^portico admin on (http:\/\/127\.0\.0\.1:\d+) /);
+    const reply = await request(`${url}/hi`, {
+      headers: { authorization: 'Bearer cli-secret-token' },
+    });
+    t.equal(reply.status, 200);
+    const line = await cli.line(/^\{.*"msg":"request"\}$/);
+    t.match(JSON.parse(line[0]), {
+      level: 'info',
+      requestId: reply.headers['apigw-requestid'],
+      routeKey: 'GET /hi',
+      status: 200,
+    });
+    t.equal((await request(`${admin[1]}/readyz`)).status, 200);
+    cli.proc.kill('SIGTERM');
+    const exit = await cli.exited;
+    t.equal(exit.code, 0);
+    t.notOk(exit.stdout.includes('cli-secret-token'), 'no token in the output');
+  },
+);

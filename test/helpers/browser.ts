@@ -3,11 +3,12 @@
  * page, a fresh profile, no network chatter of its own, killed with its whole process
  * group at the end. Tests skip when it is not installed (CI's .ci/run installs it).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 
 /** The path of `chromium` on PATH (or $CHROMIUM), or null when there is none. */
 export function findChromium(): string | null {
@@ -41,6 +42,107 @@ export interface Browser {
 
 /** Opens `url` in a new headless Chromium with a throwaway profile. */
 export async function openPage(executable: string, url: string): Promise<Browser> {
+  return (await launch(executable, url, [], ['ignore', 'ignore', 'pipe'])).browser;
+}
+
+/** A page driven over the DevTools protocol (Chromium's --remote-debugging-pipe: fds 3 and 4). */
+export interface DevToolsPage extends Browser {
+  /** Evaluates an expression in the page; resolves with its (JSON-able) value. */
+  evaluate<T = unknown>(expression: string): Promise<T>;
+  /** A PNG of the viewport. */
+  screenshot(): Promise<Buffer>;
+}
+
+/**
+ * Opens `url` with the DevTools protocol on a pipe (no port, no WebSocket client needed):
+ * messages are JSON, each terminated by a NUL byte.
+ */
+export async function openDevToolsPage(
+  executable: string,
+  url: string,
+  size = { width: 1000, height: 400 },
+): Promise<DevToolsPage> {
+  const { browser, child } = await launch(
+    executable,
+    url,
+    ['--remote-debugging-pipe', `--window-size=${size.width},${size.height}`, '--hide-scrollbars'],
+    ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
+  );
+  const toChrome = child.stdio[3] as Writable;
+  const fromChrome = child.stdio[4] as Readable;
+  let nextId = 0;
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  let buffered = '';
+  fromChrome.setEncoding('utf8');
+  fromChrome.on('data', (chunk: string) => {
+    buffered += chunk;
+    for (let end = buffered.indexOf('\0'); end >= 0; end = buffered.indexOf('\0')) {
+      const msg = JSON.parse(buffered.slice(0, end)) as {
+        id?: number;
+        result?: unknown;
+        error?: { message: string };
+      };
+      buffered = buffered.slice(end + 1);
+      const p = msg.id === undefined ? undefined : pending.get(msg.id);
+      if (p === undefined) continue;
+      pending.delete(msg.id!);
+      if (msg.error) p.reject(new Error(msg.error.message));
+      else p.resolve(msg.result);
+    }
+  });
+  void browser.exited.then(() => {
+    for (const p of pending.values()) p.reject(new Error(`chromium exited: ${browser.stderr()}`));
+    pending.clear();
+  });
+  const send = <T>(method: string, params: object = {}, sessionId?: string): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const id = ++nextId;
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      toChrome.write(`${JSON.stringify({ id, method, params, sessionId })}\0`);
+    });
+  const { targetInfos } = await send<{ targetInfos: Array<{ targetId: string; type: string }> }>(
+    'Target.getTargets',
+  );
+  const page = targetInfos.find((i) => i.type === 'page');
+  if (page === undefined) throw new Error('chromium opened no page');
+  const { sessionId } = await send<{ sessionId: string }>('Target.attachToTarget', {
+    targetId: page.targetId,
+    flatten: true,
+  });
+  // Headless window sizes include no chrome, but be exact: the viewport is what we screenshot.
+  await send(
+    'Emulation.setDeviceMetricsOverride',
+    { ...size, deviceScaleFactor: 1, mobile: false },
+    sessionId,
+  );
+  return {
+    ...browser,
+    async evaluate<T>(expression: string): Promise<T> {
+      const r = await send<{ result: { value?: unknown }; exceptionDetails?: { text: string } }>(
+        'Runtime.evaluate',
+        { expression, returnByValue: true, awaitPromise: true },
+        sessionId,
+      );
+      if (r.exceptionDetails) throw new Error(r.exceptionDetails.text);
+      return r.result.value as T;
+    },
+    async screenshot(): Promise<Buffer> {
+      const r = await send<{ data: string }>(
+        'Page.captureScreenshot',
+        { format: 'png' },
+        sessionId,
+      );
+      return Buffer.from(r.data, 'base64');
+    },
+  };
+}
+
+async function launch(
+  executable: string,
+  url: string,
+  extraArgs: readonly string[],
+  stdio: StdioOptions,
+): Promise<{ browser: Browser; child: ChildProcess }> {
   const profile = await mkdtemp(join(tmpdir(), 'portico-chromium-'));
   const child: ChildProcess = spawn(
     executable,
@@ -58,10 +160,11 @@ export async function openPage(executable: string, url: string): Promise<Browser
       '--disable-extensions',
       '--mute-audio',
       `--user-data-dir=${profile}`,
+      ...extraArgs,
       url,
     ],
     // Its own process group, so the renderer, GPU and zygote processes die with it.
-    { detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
+    { detached: true, stdio },
   );
   let stderr = '';
   child.stderr!.setEncoding('utf8');
@@ -76,7 +179,7 @@ export async function openPage(executable: string, url: string): Promise<Browser
     });
   });
   let closing: Promise<void> | null = null;
-  return {
+  const browser: Browser = {
     stderr: () => stderr,
     exited,
     close() {
@@ -102,4 +205,5 @@ export async function openPage(executable: string, url: string): Promise<Browser
       return closing;
     },
   };
+  return { browser, child };
 }
