@@ -109,7 +109,10 @@ t.test('trustProxy is validated', async (t) => {
     integrations: { m: { type: 'mock' } },
     routes: { $default: { integration: 'm' } },
   };
-  t.equal(validateConfig({ ...base, trustProxy: ['10.0.0.0/8', '::1'] }).trustProxy.length, 2);
+  t.same(validateConfig({ ...base, trustProxy: ['10.0.0.0/8', '::1'] }).trustProxy, [
+    '10.0.0.0/8',
+    '::1',
+  ]);
   t.equal(validateConfig({ ...base, trustProxy: true }).trustProxy, true);
   t.throws(() => validateConfig({ ...base, trustProxy: ['10.0.0.0/40'] } as never), ConfigError);
   t.throws(() => validateConfig({ ...base, trustProxy: [] } as never), ConfigError);
