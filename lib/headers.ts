@@ -53,20 +53,15 @@ export function toHeaderValue(s: string): string | null {
 }
 
 /**
- * Whether a request has at most one Host line (RFC 9112 §3.2: more is a 400; Node keeps the
- * first and drops the rest, while a proxy behind might keep the last). Node requires one.
+ * How many Host lines a request has. RFC 9112 §3.2: an HTTP/1.1 request needs exactly one;
+ * with two, Node keeps the first while a server behind might use the last.
  */
-export function hasSingleHost(rawHeaders: readonly string[]): boolean {
-  let seen = false;
+export function hostLines(rawHeaders: readonly string[]): number {
+  let n = 0;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
-    if (
-      name.length === 4 &&
-      (name === 'Host' || name === 'host' || name.toLowerCase() === 'host')
-    ) {
-      if (seen) return false;
-      seen = true;
-    }
+    if (name.length === 4 && (name === 'Host' || name === 'host' || name.toLowerCase() === 'host'))
+      n++;
   }
-  return true;
+  return n;
 }

@@ -31,7 +31,8 @@ export function listenerOptions(limits: Limits): ServerOptions {
       100,
       Math.min(1000, Math.floor(limits.headersTimeoutMs / 4)),
     ),
-    requireHostHeader: true,
+    // lib/server.ts checks Host itself, to answer a missing one with a JSON 400 too.
+    requireHostHeader: false,
   };
 }
 

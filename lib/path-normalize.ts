@@ -8,9 +8,9 @@
  *   inside a value is sent double-encoded, `%252F`); every other percent-encoding stays
  *   encoded, with upper-case hex (`%3b` → `%3B`);
  * - `.` and `..` segments are removed (RFC 3986 §5.2.4), `%2e` included; `..` stops at `/`;
- * - runs of `/` are merged into one;
- * - the case and a trailing `/` are kept: routes are case-sensitive and `/a/` is not `/a`,
- *   as in AWS.
+ * - runs of `/` are merged into one, and a trailing `/` is dropped (`/admin/` is `/admin`):
+ *   route keys cannot end in `/`, so a trailing one could only skip a route for `$default`;
+ * - the case is kept: routes are case-sensitive, as in AWS.
  *
  * Refused (null, a 400): an encoded `\` (`%5C`, a separator to some servers) or NUL
  * (`%00`); a raw `\` or `#`; a raw `;` (servlet containers cut `;params`
@@ -38,7 +38,7 @@ export function normalizePath(path: string): string | null {
     }
     prev = c;
   }
-  return path;
+  return prev === 47 && path.length > 1 ? path.slice(0, -1) : path;
 }
 
 function slowNormalize(path: string): string | null {
@@ -62,29 +62,18 @@ function slowNormalize(path: string): string | null {
   return removeDotSegments(decoded);
 }
 
-/** RFC 3986 §5.2.4 on an absolute path, merging empty segments on the way. */
+/** RFC 3986 §5.2.4 on an absolute path, dropping empty segments on the way. */
 function removeDotSegments(path: string): string {
   const out: string[] = [];
   let start = 1;
-  let trailing = false;
   for (let i = 1; i <= path.length; i++) {
     if (i < path.length && path.charCodeAt(i) !== 47) continue;
     const segment = path.slice(start, i);
     start = i + 1;
-    // A dot segment, or an empty one at the end, leaves the path ending in '/'.
-    if (segment === '..') {
-      out.pop();
-      trailing = true;
-    } else if (segment === '.' || segment === '') {
-      trailing = true;
-    } else {
-      out.push(segment);
-      trailing = false;
-    }
+    if (segment === '..') out.pop();
+    else if (segment !== '.' && segment !== '') out.push(segment);
   }
-  if (out.length === 0) return '/';
-  const joined = `/${out.join('/')}`;
-  return trailing ? `${joined}/` : joined;
+  return `/${out.join('/')}`;
 }
 
 const HEX = '0123456789ABCDEF';

@@ -6,8 +6,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isPreflight } from './cors.ts';
 import type { Deployment } from './deployment.ts';
 import { sendError } from './error-response.ts';
+import type { ErrorCode } from './errors.ts';
 import { Exchange } from './exchange.ts';
-import { hasSingleHost } from './headers.ts';
+import { hostLines } from './headers.ts';
 import { normalizePath } from './path-normalize.ts';
 import { runRoute } from './pipeline/run.ts';
 import { nextRequestId } from './request-id.ts';
@@ -22,16 +23,18 @@ export function serveRequest(
   res: ServerResponse,
   requestId: string = nextRequestId(),
 ): Exchange | null {
+  // A request pipelined behind a refused one: the connection closes after that answer.
+  if ((req.socket as RefusedSocket)[kRefused] === true) return null;
   let url = req.url!;
   if (url.length > deployment.config.limits.maxUrlLength) {
-    sendError(res, 'PORTICO_URI_TOO_LONG', requestId);
+    refuse(res, 'PORTICO_URI_TOO_LONG', requestId);
     return null;
   }
   if (url.charCodeAt(0) !== 47 /* '/' */) {
     // Absolute-form target (RFC 9112 §3.2.2), e.g. from a client configured for a forward proxy.
     url = absoluteToOrigin(url);
     if (url === '') {
-      sendError(res, 'PORTICO_BAD_REQUEST', requestId);
+      refuse(res, 'PORTICO_BAD_REQUEST', requestId);
       return null;
     }
   }
@@ -39,9 +42,10 @@ export function serveRequest(
   // One canonical spelling of the path for the stage, the route and the upstream alike.
   const rawPath = normalizePath(q < 0 ? url : url.slice(0, q));
   const rawQuery = q < 0 ? '' : url.slice(q + 1);
-  if (rawPath === null || !hasSingleHost(req.rawHeaders)) {
-    // RFC 9112 §3.2: more than one Host is a 400, like a malformed target.
-    sendError(res, 'PORTICO_BAD_REQUEST', requestId);
+  // RFC 9112 §3.2: one Host in HTTP/1.1 (HTTP/1.0 may have none), else a 400.
+  const hosts = hostLines(req.rawHeaders);
+  if (rawPath === null || hosts > 1 || (hosts === 0 && req.httpVersionMinor !== 0)) {
+    refuse(res, 'PORTICO_BAD_REQUEST', requestId);
     return null;
   }
 
@@ -94,4 +98,17 @@ function absoluteToOrigin(url: string): string {
   } catch {
     return '';
   }
+}
+
+const kRefused = Symbol('portico.refused');
+type RefusedSocket = IncomingMessage['socket'] & { [kRefused]?: true };
+
+/**
+ * A request refused before routing: answered, and the connection closed, since what follows
+ * on it (a body, a pipelined request) cannot be trusted to be framed as the client meant.
+ */
+function refuse(res: ServerResponse, code: ErrorCode, requestId: string): void {
+  res.shouldKeepAlive = false;
+  (res.req.socket as RefusedSocket)[kRefused] = true;
+  sendError(res, code, requestId);
 }

@@ -76,10 +76,11 @@ export function compileUrlTemplate(
   return { origin, path: parts, params };
 }
 
-// Characters that may stand unescaped in a path segment (RFC 3986 pchar), and in a query
-// value (unreserved only, so a value cannot add `&name=` pairs of its own).
-const SAFE_SEGMENT = /^[A-Za-z0-9\-._~!$&'()*+,;=:@]*$/;
-const SAFE_PATH = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
+// Characters that may stand unescaped in a path segment (RFC 3986 pchar but `;`, which
+// servlet containers read as the start of path parameters: a decoded %3B stays %3B), and in
+// a query value (unreserved only, so a value cannot add `&name=` pairs of its own).
+const SAFE_SEGMENT = /^[A-Za-z0-9\-._~!$&'()*+,=:@]*$/;
+const SAFE_PATH = /^[A-Za-z0-9\-._~!$&'()*+,=:@/]*$/;
 const SAFE_QUERY_VALUE = /^[A-Za-z0-9\-._~]*$/;
 
 /**

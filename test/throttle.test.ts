@@ -196,7 +196,9 @@ t.test('a client without the identity asked for is keyed by its IP', async (t) =
     ({
       authorizer,
       apiKey: null,
-      req: { socket: { remoteAddress: '10.0.0.9' } },
+      clientIp: null,
+      stage: { trustProxy: null },
+      req: { headers: {}, socket: { remoteAddress: '10.0.0.9' } },
     }) as unknown as Exchange;
   t.equal(keyer(ex({ jwt: { claims: { tenant: 'acme' }, scopes: null } })), 'c:acme');
   t.equal(keyer(ex({ jwt: { claims: { tenant: 42 }, scopes: null } })), 'c:42');

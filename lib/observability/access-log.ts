@@ -89,7 +89,7 @@ function structuredLine(r: RequestRecord): string {
   return (
     `{"level":"info","time":${Date.now()}` +
     `,"requestId":${str(r.requestId)}` +
-    `,"ip":${str(req.socket.remoteAddress)}` +
+    `,"ip":${str(r.sourceIp)}` +
     `,"requestTime":"${clfTime(r.startTime)}"` +
     `,"requestTimeEpoch":${r.startTime}` +
     `,"httpMethod":${str(req.method)}` +

@@ -36,7 +36,7 @@ function ms(n: number): number | null {
 export const CONTEXT_VARIABLES: Readonly<Record<string, Reader>> = {
   requestId: (r) => r.requestId,
   extendedRequestId: (r) => r.requestId,
-  'identity.sourceIp': (r) => r.req.socket.remoteAddress ?? null,
+  'identity.sourceIp': (r) => r.sourceIp,
   'identity.userAgent': (r) => r.req.headers['user-agent'] ?? null,
   requestTime: (r) => clfTime(r.startTime),
   requestTimeEpoch: (r) => r.startTime,

@@ -5,8 +5,10 @@
  * the response through a symbol, so no closure is created per request.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { clientIp } from '../client-ip.ts';
 import type { Exchange } from '../exchange.ts';
 import { ERRORS } from '../errors.ts';
+import { normalizeIp } from '../trust-proxy.ts';
 
 /** Who receives the record when the response closes (the Observer). */
 export interface RecordSink {
@@ -53,6 +55,14 @@ export class RequestRecord {
     const header = (res as unknown as { _header?: string | null })._header;
     const sent = this.req.socket.bytesWritten - this.bytesBefore;
     this.responseLength = Math.max(0, sent - (typeof header === 'string' ? header.length : 0));
+  }
+
+  /**
+   * `$context.identity.sourceIp`: the same client address throttling and the integrations see
+   * (trustProxy applied); the TCP peer when no route matched.
+   */
+  get sourceIp(): string {
+    return this.ex === null ? normalizeIp(this.req.socket.remoteAddress ?? '') : clientIp(this.ex);
   }
 
   get routeKey(): string {

@@ -59,6 +59,8 @@ async function serve(
   } = {},
 ): Promise<RunningGateway> {
   const config: GatewayConfigInput = {
+    // An oversized token must reach the authorizer, past the default 10 KB header limit.
+    limits: { maxHeaderBytes: 16 * 1024 },
     integrations: {
       ok: { type: 'mock', body: { ok: true } },
       echo: { type: 'function', handler: 'echo.mjs#handler' },
