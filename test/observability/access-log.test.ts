@@ -205,9 +205,12 @@ t.test('templates and presets render per stage as AWS renders them', async (t) =
     protocol: 'HTTP/1.1',
     responseLength: '5',
   });
-  t.match(
-    xml,
-    new RegExp(`^<request id="${r4.headers['apigw-requestid']}"> <ip>127.0.0.1</ip> <requestTime>`),
+  // A request ID may hold '+' and '/', so compare the prefix as text, not as a pattern.
+  t.ok(
+    xml.startsWith(
+      `<request id="${r4.headers['apigw-requestid']}"> <ip>127.0.0.1</ip> <requestTime>`,
+    ),
+    'XML preset',
   );
   t.match(xml, /<routeKey>GET \/hi<\/routeKey> <status>200<\/status>/);
   t.match(notFound, / "GET - HTTP\/1.1" 404 23 /);
