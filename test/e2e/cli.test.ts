@@ -429,10 +429,9 @@ t.test('the bundled example serves its function, proxy and mock routes', async (
   const upstreamPort = probe.port;
   await new Promise((resolve) => probe.server.close(resolve));
   const dir = t.testdir({
-    'portico.yaml': readFileSync(join(ROOT, 'examples/portico.yaml'), 'utf8').replaceAll(
-      '127.0.0.1:8081',
-      `127.0.0.1:${upstreamPort}`,
-    ),
+    'portico.yaml': readFileSync(join(ROOT, 'examples/portico.yaml'), 'utf8')
+      .replaceAll('127.0.0.1:8081', `127.0.0.1:${upstreamPort}`)
+      .replace('port: 9090', 'port: 0'),
     handlers: { 'hello.mjs': readFileSync(join(ROOT, 'examples/handlers/hello.mjs'), 'utf8') },
   });
   const { cli, url } = await startCli(t, join(dir, 'portico.yaml'), {
@@ -456,6 +455,14 @@ t.test('the bundled example serves its function, proxy and mock routes', async (
 
   const health = await request(`${url}/health`);
   t.same([health.status, health.text], [200, '{"status":"ok"}']);
+
+  // The example's admin listener: probes and metrics count what was just served.
+  const admin = await cli.line(/^portico admin on (http:\/\/127\.0\.0\.1:\d+) /);
+  t.equal((await request(`${admin[1]}/readyz`)).status, 200);
+  t.match(
+    (await request(`${admin[1]}/metrics`)).text,
+    /portico_requests_total\{[^}]*route="GET \/health"/,
+  );
   cli.proc.kill('SIGTERM');
   t.equal((await cli.exited).code, 0);
 });
