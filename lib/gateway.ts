@@ -250,7 +250,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       this.#observer?.deployFailed();
-      this.#logger.error({ code: (err as { code?: unknown }).code, err }, 'deploy failed');
+      // A refused config is the user's to fix: its issues say where; a stack would be noise.
+      if (err instanceof ConfigError) {
+        this.#logger.error({ code: err.code, issues: err.issues }, 'deploy failed');
+      } else {
+        this.#logger.error({ err }, 'deploy failed');
+      }
       this.emit('deployError', {
         activeId: this.#live.deployment.id,
         at: new Date().toISOString(),
