@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import t from 'tap';
 import { ConfigError } from '../lib/errors.ts';
+import { startCli } from './helpers/cli.ts';
 import { startGateway, type RunningGateway } from './helpers/gateway.ts';
 
 interface Pair {
@@ -185,6 +186,22 @@ t.test('serves HTTPS with the configured certificate', async (t) => {
   );
   const v2 = JSON.parse((await get(gw, '/v2')).body) as Record<string, unknown>;
   t.equal(v2.authentication, undefined, 'no client certificate, no authentication');
+});
+
+t.test('the CLI redeploys by itself when a certificate file is replaced', async (t) => {
+  const { cli, url } = await startCli(t, writeConfig(pki.server1, {}, 'cli.json'));
+  // The config, the handler, the certificate and its key; the snapshot is taken before this
+  // line, so later writes are changes.
+  await cli.line(/^portico: watching 4 files for changes$/);
+  const at = { url } as RunningGateway;
+  t.equal((await get(at, '/hello')).socket.getPeerCertificate().subject.CN, 'server-1');
+  // As a certificate manager renews: the new pair written over the live files.
+  copyFileSync(pki.server2.key, join(dir, 'live.key'));
+  copyFileSync(pki.server2.cert, join(dir, 'live.crt'));
+  await cli.line(/^portico: deployed d-\w+ /);
+  t.equal((await get(at, '/hello')).socket.getPeerCertificate().subject.CN, 'server-2');
+  cli.proc.kill('SIGTERM');
+  t.equal((await cli.exited).code, 0);
 });
 
 t.test('deploy() rotates the certificate without dropping open connections', async (t) => {

@@ -158,6 +158,6 @@ export async function startCli(
     ['--config', config, '--port', '0', '--host', '127.0.0.1', ...(options.extraArgs ?? [])],
     options,
   );
-  const m = await cli.line(/^portico listening on (http:\/\/127\.0\.0\.1:(\d+)) /);
+  const m = await cli.line(/^portico listening on (https?:\/\/127\.0\.0\.1:(\d+)) /);
   return { cli, url: m[1]!, port: Number(m[2]) };
 }
