@@ -12,11 +12,12 @@ import { constants as osConstants } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { WorkerLink } from './cluster.ts';
 import type { DeploymentSummary } from './deployment.ts';
 import { ConfigError, formatIssue } from './errors.ts';
 
 const USAGE = `Usage:
-  portico [start] [--config FILE] [--port N] [--host H]
+  portico [start] [--config FILE] [--port N] [--host H] [--workers N]
   portico validate [FILE]
   portico routes [FILE]
   portico init [DIR]
@@ -35,6 +36,7 @@ Options:
   -c, --config FILE  Config file, YAML or JSON (default: portico.yaml)
   -p, --port N       Port to listen on, 0-65535 (overrides server.port; 0 picks a free one)
       --host H       Address to listen on (overrides server.host)
+  -w, --workers N    Processes serving the port together, 1-64 (overrides server.workers)
   -h, --help         Show this help
   -v, --version      Show the version
 
@@ -47,6 +49,7 @@ const OPTIONS = {
   config: { type: 'string', short: 'c' },
   port: { type: 'string', short: 'p' },
   host: { type: 'string' },
+  workers: { type: 'string', short: 'w' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -84,7 +87,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const hint = command === 'start' ? `; to name a config file, use --config ${extra}` : '';
     return usageError(`unexpected argument "${extra}"${hint}`);
   }
-  for (const flag of ['port', 'host'] as const) {
+  for (const flag of ['port', 'host', 'workers'] as const) {
     if (values[flag] !== undefined && command !== 'start') {
       return usageError(`--${flag} applies only to "portico start"`);
     }
@@ -107,9 +110,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'schema':
         return await schema();
       default: {
-        const listen = parseListenFlags(values.port, values.host);
+        const listen = parseListenFlags(values.port, values.host, values.workers);
         if (typeof listen === 'string') return usageError(listen);
-        return await start(file, listen, values.config === undefined);
+        return await start(file, listen, values.config === undefined, argv);
       }
     }
   } catch (err) {
@@ -144,13 +147,15 @@ export async function run(argv: readonly string[]): Promise<void> {
 interface ListenFlags {
   readonly port?: number;
   readonly host?: string;
+  readonly workers?: number;
 }
 
 function parseListenFlags(
   port: string | undefined,
   host: string | undefined,
+  workers: string | undefined,
 ): ListenFlags | string {
-  const out: { port?: number; host?: string } = {};
+  const out: { port?: number; host?: string; workers?: number } = {};
   if (port !== undefined) {
     if (!/^\d{1,5}$/.test(port) || Number(port) > 65535)
       return `--port must be a number from 0 to 65535, got "${port}"`;
@@ -160,14 +165,36 @@ function parseListenFlags(
     if (host.trim() === '') return '--host must not be empty';
     out.host = host;
   }
+  if (workers !== undefined) {
+    if (!/^\d{1,2}$/.test(workers) || Number(workers) < 1 || Number(workers) > 64)
+      return `--workers must be a number from 1 to 64, got "${workers}"`;
+    out.workers = Number(workers);
+  }
   return out;
 }
 
-async function start(file: string, listen: ListenFlags, defaultFile: boolean): Promise<number> {
+async function start(
+  file: string,
+  listen: ListenFlags,
+  defaultFile: boolean,
+  argv: readonly string[],
+): Promise<number> {
   if (defaultFile && !existsSync(file)) {
     return error(
       `${file}: config file not found (create one with "portico init", or pass --config FILE)`,
     );
+  }
+  // A cluster worker (cluster.ts sets PORTICO_WORKER) serves like a single process;
+  // everyone else decides here whether to become a cluster's primary instead.
+  const worker =
+    process.env.PORTICO_WORKER !== undefined && process.send !== undefined
+      ? (await import('./cluster.ts')).workerLink()
+      : null;
+  if (worker === null) {
+    const workers =
+      listen.workers ??
+      (await (await import('./config/load.ts')).loadConfigFile(file)).config.server.workers;
+    if (workers > 1) return (await import('./cluster.ts')).runCluster({ workers, args: argv });
   }
   const { createGateway } = await import('./gateway.ts');
   const gateway = await createGateway(file);
@@ -199,32 +226,40 @@ async function start(file: string, listen: ListenFlags, defaultFile: boolean): P
   const stages = summary.stages
     .map((s) => (s === '$default' ? '$default at /' : `${s} at /${s}/`))
     .join(', ');
-  process.stdout.write(
-    `portico listening on ${address.url} (${routeCount} route${routeCount === 1 ? '' : 's'}; stages: ${stages})\n`,
-  );
-  return waitForStopSignal(() => gateway.close());
+  const detail = `${routeCount} route${routeCount === 1 ? '' : 's'}; stages: ${stages}`;
+  if (worker !== null) worker.listening(address.url, detail);
+  else process.stdout.write(`portico listening on ${address.url} (${detail})\n`);
+  return waitForStopSignal(() => gateway.close(), worker);
 }
 
-/** First SIGTERM/SIGINT: stop accepting, drain, resolve 0. A second: exit at once (128 + signal). */
-function waitForStopSignal(close: () => Promise<void>): Promise<number> {
+/**
+ * First SIGTERM/SIGINT: stop accepting, drain, resolve 0. A second: exit at once (128 + signal).
+ * A cluster worker also drains when the primary asks, and leaves the messages to the primary.
+ */
+function waitForStopSignal(close: () => Promise<void>, worker: WorkerLink | null): Promise<number> {
+  const say = (stream: NodeJS.WriteStream, line: string): void => {
+    if (worker === null) stream.write(line);
+  };
   return new Promise<number>((resolvePromise) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals): void => {
       if (stopping) {
-        process.stderr.write(
+        say(
+          process.stderr,
           `portico: ${signal} again, exiting without waiting for in-flight requests\n`,
         );
         process.exit(128 + (osConstants.signals[signal] ?? 0));
       }
       stopping = true;
-      process.stdout.write(
+      say(
+        process.stdout,
         `portico: ${signal}, draining in-flight requests (send it again to exit now)\n`,
       );
       close().then(
         () => {
           process.off('SIGTERM', onSignal);
           process.off('SIGINT', onSignal);
-          process.stdout.write('portico: stopped\n');
+          say(process.stdout, 'portico: stopped\n');
           resolvePromise(0);
         },
         (err: unknown) => resolvePromise(fail(err)),
@@ -232,6 +267,9 @@ function waitForStopSignal(close: () => Promise<void>): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    worker?.onStop(() => {
+      if (!stopping) onSignal('SIGTERM');
+    });
   });
 }
 

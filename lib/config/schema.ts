@@ -332,12 +332,21 @@ const Limits = z.strictObject({
 const Server = z.strictObject({
   port: z.number().int().min(0).max(65535).default(8080),
   host: z.string().min(1).default('127.0.0.1'),
+  workers: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(1)
+    .describe('Processes serving the port together (node:cluster); --workers overrides.'),
 });
 
 export const ConfigSchema = z
   .strictObject({
     $schema: z.string().optional(),
-    server: Server.prefault({}).describe('Where the CLI listens; --port and --host override.'),
+    server: Server.prefault({}).describe(
+      'Where and how the CLI listens; --port, --host and --workers override.',
+    ),
     limits: Limits.prefault({}),
     stages: z.record(StageName, Stage).default({ $default: {} }),
     integrations: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), IntegrationSchema),

@@ -26,7 +26,7 @@ const minimal = {
 
 t.test('defaults are applied to a minimal config', async (t) => {
   const config = validateConfig(minimal);
-  t.same(config.server, { port: 8080, host: '127.0.0.1' });
+  t.same(config.server, { port: 8080, host: '127.0.0.1', workers: 1 });
   t.same(config.limits, { maxBodyBytes: 10 * 1024 * 1024 });
   t.same(config.stages, { $default: {} });
   t.same(config.integrations.m, { type: 'mock', statusCode: 200, body: '' });

@@ -3,152 +3,25 @@
  * (never npx, which does not forward signals), with real config files and real sockets.
  * `npm test` builds dist/ first (the `pretest` script).
  */
-import t, { type Test } from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
+import t from 'tap';
 import { once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import {
+  ROOT,
+  holdingUpstream,
+  listen,
+  runCli,
+  secondSignalCutsDrain,
+  startCli,
+  upstreamConfig,
+} from '../helpers/cli.ts';
 import { request } from '../helpers/gateway.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(ROOT, 'dist/bin/portico.js');
 const VERSION = (
   JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
 ).version;
-
-/** The environment a user's shell would give: none of tap's loaders, coverage or settings. */
-function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^(NODE_OPTIONS|NODE_V8_COVERAGE|TAP|_TAPJS|TS_NODE|PORTICO_)/.test(k)) continue;
-    env[k] = v;
-  }
-  return { ...env, ...extra };
-}
-
-interface Exit {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-interface SpawnOptions {
-  readonly cwd?: string;
-  readonly env?: Record<string, string>;
-  /** Node options before the script, e.g. ['--import', file]. */
-  readonly nodeArgs?: readonly string[];
-  readonly script?: string;
-}
-
-/** A running `portico` process: its output so far, and waits on lines and exit (no sleeps). */
-class Cli {
-  readonly proc: ChildProcess;
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<Exit>;
-  #waiters: { re: RegExp; resolve: (m: RegExpExecArray) => void; reject: (e: Error) => void }[] =
-    [];
-
-  constructor(args: readonly string[], options: SpawnOptions = {}) {
-    this.proc = spawn(
-      process.execPath,
-      [...(options.nodeArgs ?? []), options.script ?? BIN, ...args],
-      {
-        cwd: options.cwd ?? ROOT,
-        env: userEnv(options.env),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    this.proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stdout += chunk;
-      this.#check();
-    });
-    this.proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
-    // 'close' (not 'exit'): fires once stdout and stderr are fully read.
-    this.exited = once(this.proc, 'close').then(([code, signal]) => {
-      const exit = { code, signal, stdout: this.stdout, stderr: this.stderr } as Exit;
-      for (const w of this.#waiters.splice(0)) {
-        w.reject(
-          new Error(`portico exited (${code ?? signal}) before printing ${w.re}\n${this.stderr}`),
-        );
-      }
-      return exit;
-    });
-  }
-
-  /** Resolves with the first complete stdout line matching `re`. */
-  line(re: RegExp): Promise<RegExpExecArray> {
-    return new Promise((resolve, reject) => {
-      this.#waiters.push({ re, resolve, reject });
-      this.#check();
-    });
-  }
-
-  #check(): void {
-    const lines = this.stdout.split('\n').slice(0, -1);
-    this.#waiters = this.#waiters.filter((w) => {
-      for (const l of lines) {
-        const m = w.re.exec(l);
-        if (m !== null) {
-          w.resolve(m);
-          return false;
-        }
-      }
-      return true;
-    });
-  }
-
-  get running(): boolean {
-    return this.proc.exitCode === null && this.proc.signalCode === null;
-  }
-}
-
-/** Spawns portico; it is killed at teardown if the test did not stop it. */
-function spawnCli(t: Test, args: readonly string[], options: SpawnOptions = {}): Cli {
-  const cli = new Cli(args, options);
-  t.teardown(async () => {
-    if (cli.running) {
-      cli.proc.kill('SIGKILL');
-      await cli.exited;
-    }
-  });
-  return cli;
-}
-
-/** Runs a command to completion. */
-function runCli(t: Test, args: readonly string[], options: SpawnOptions = {}): Promise<Exit> {
-  return spawnCli(t, args, options).exited;
-}
-
-/** Starts `portico --config FILE --port 0` and waits for its "listening on URL" line. */
-async function startCli(
-  t: Test,
-  config: string,
-  options: SpawnOptions = {},
-): Promise<{ cli: Cli; url: string; port: number }> {
-  const cli = spawnCli(t, ['--config', config, '--port', '0', '--host', '127.0.0.1'], options);
-  const m = await cli.line(/^portico listening on (http:\/\/127\.0\.0\.1:(\d+)) /);
-  return { cli, url: m[1]!, port: Number(m[2]) };
-}
-
-/** A local server on 127.0.0.1:0, closed at teardown. */
-async function listen(
-  t: Test,
-  handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end(),
-): Promise<{ server: Server; port: number }> {
-  const server = createServer(handler);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return { server, port: (server.address() as AddressInfo).port };
-}
 
 const NO_STACK = /^\s+at /m;
 // AWS's shape: 16 characters, the last '='.
@@ -171,7 +44,7 @@ t.test('--help prints usage and --version the package version, both exit 0', asy
     t.equal(help.code, 0);
     t.match(
       help.stdout,
-      /^Usage:\n {2}portico \[start\] \[--config FILE\] \[--port N\] \[--host H\]\n/,
+      /^Usage:\n {2}portico \[start\] \[--config FILE\] \[--port N\] \[--host H\] \[--workers N\]\n/,
     );
     for (const word of [
       'validate [FILE]',
@@ -270,27 +143,6 @@ routes:
   t.equal((await cli.exited).code, 0);
 });
 
-/** An upstream that holds every request until released, to have requests in flight. */
-async function holdingUpstream(t: Test) {
-  const held: ServerResponse[] = [];
-  let arrived: () => void = () => {};
-  const firstArrival = new Promise<void>((resolve) => (arrived = resolve));
-  const { port } = await listen(t, (_req, res) => {
-    held.push(res);
-    arrived();
-  });
-  t.teardown(() => held.forEach((res) => res.destroy()));
-  return { port, held, firstArrival };
-}
-
-function upstreamConfig(port: number): string {
-  return `integrations:
-  slow: { type: http, url: "http://127.0.0.1:${port}/slow" }
-routes:
-  GET /slow: { integration: slow }
-`;
-}
-
 t.test('SIGTERM lets in-flight requests finish and refuses new connections', async (t) => {
   const upstream = await holdingUpstream(t);
   const dir = t.testdir({ 'gw.yaml': upstreamConfig(upstream.port) });
@@ -316,19 +168,7 @@ t.test('SIGTERM lets in-flight requests finish and refuses new connections', asy
 });
 
 t.test('a second signal while draining exits at once', async (t) => {
-  const upstream = await holdingUpstream(t);
-  const dir = t.testdir({ 'gw.yaml': upstreamConfig(upstream.port) });
-  const { cli, url } = await startCli(t, join(dir, 'gw.yaml'));
-
-  const inFlight = request(`${url}/slow`).catch((err: Error) => err);
-  await upstream.firstArrival;
-  cli.proc.kill('SIGINT');
-  await cli.line(/^portico: SIGINT, draining/);
-  cli.proc.kill('SIGINT');
-  const exit = await cli.exited;
-  t.equal(exit.code, 130, '128 + SIGINT');
-  t.equal(exit.stderr, 'portico: SIGINT again, exiting without waiting for in-flight requests\n');
-  t.type(await inFlight, Error, 'the held request was cut');
+  await secondSignalCutsDrain(t);
 });
 
 t.test('validate: ok line and exit 0 for a good config', async (t) => {
@@ -518,6 +358,10 @@ t.test('usage errors exit 2 with one line and a pointer to --help', async (t) =>
     [['frob'], 'unknown command "frob"'],
     [['gw.yaml'], 'unknown command "gw.yaml"; to start with a config file, use --config gw.yaml'],
     [['validate', '--port', '1'], '--port applies only to "portico start"'],
+    [['--workers', '0'], '--workers must be a number from 1 to 64, got "0"'],
+    [['--workers', 'all'], '--workers must be a number from 1 to 64, got "all"'],
+    [['-w', '65'], '--workers must be a number from 1 to 64, got "65"'],
+    [['routes', '--workers', '2'], '--workers applies only to "portico start"'],
   ];
   const dir = t.testdir({});
   const results = await Promise.all(cases.map(([args]) => runCli(t, args, { cwd: dir })));
