@@ -4,12 +4,15 @@
  * exit, Ctrl-C or a crash.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
-/** Which CPU a process goes on when pinning: the gateway's, or the one shared by upstream and load. */
-export type CpuRole = 'gateway' | 'support';
+/**
+ * Which CPU a process goes on when pinning: the gateway's, or the one shared by upstream and
+ * load; `free` is never pinned (a multi-process target that should use every CPU).
+ */
+export type CpuRole = 'gateway' | 'support' | 'free';
 
 export interface Pinning {
   readonly enabled: boolean;
@@ -46,7 +49,7 @@ export function pinned(
   command: string,
   args: readonly string[],
 ): [string, string[]] {
-  if (!pinning.enabled) return [command, [...args]];
+  if (!pinning.enabled || role === 'free') return [command, [...args]];
   return ['taskset', ['-c', role === 'gateway' ? '0' : '1', command, ...args]];
 }
 
@@ -241,6 +244,27 @@ export function cpuBusyMicros(cpu: number): number {
 /** The gateway's CPU when pinning, else null. */
 export function gatewayCpu(): number | null {
   return pinning.enabled ? 0 : null;
+}
+
+/** A process and its children (a cluster primary and its workers), from /proc/PID/task/TID/children. */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const children = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+      if (children !== '') out.push(...children.split(' ').map(Number));
+    }
+  } catch {
+    // Gone, or a kernel without the children file: the process alone.
+  }
+  return out;
+}
+
+/** CPU time of a process and its children, µs (children that exit in between are not counted). */
+export function treeCpuMicros(pids: readonly number[]): number {
+  let sum = 0;
+  for (const pid of pids) sum += cpuMicros(pid);
+  return sum;
 }
 
 /** Resident set size of a process, in MiB (VmRSS from /proc/PID/status). */

@@ -94,6 +94,7 @@ export function markdown(r: BenchResults): string {
     );
   }
   lines.push('');
+  lines.push(...workersTable(r.scenarios));
   lines.push('## Start to listening', '');
   lines.push(
     'Spawn of `node …` until the process prints its "listening" line (Portico: the real CLI).',
@@ -135,6 +136,35 @@ export function markdown(r: BenchResults): string {
   );
   lines.push('');
   return `${lines.join('\n')}`;
+}
+
+/** Clusters against their 1-worker run: the multi-core scaling the bench shows. */
+function workersTable(scenarios: readonly ScenarioResult[]): string[] {
+  const pairs = scenarios.flatMap((s) => {
+    const one = scenarios.find((b) => b.target === s.baseline && b.workload === s.workload);
+    return s.workers > 1 && one !== undefined ? [{ many: s, one }] : [];
+  });
+  if (pairs.length === 0) return [];
+  const lines = [
+    '## Workers (unpinned)',
+    '',
+    '`portico --workers N` against the same config as one process, both on every CPU (not pinned), ' +
+      'with the upstream and load generator on the same machine. CPU and RSS are summed over the primary and its workers.',
+    '',
+    '| Route | Workload | 1 worker req/s | N workers req/s | × 1 worker | cores busy (1 / N) | RSS MiB (1 / N) |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const { many, one } of pairs) {
+    const a = one.median;
+    const b = many.median;
+    lines.push(
+      `| ${many.label} | ${many.workloadLabel} | ${a ? int(a.rps) : '—'} | ${b ? int(b.rps) : '—'} | ` +
+        `${ratio(many.vsBaseline?.rps)} | ${num(a?.cpuCores, 2)} / ${num(b?.cpuCores, 2)} | ` +
+        `${num(a?.rssMiB, 1)} / ${num(b?.rssMiB, 1)} |`,
+    );
+  }
+  lines.push('');
+  return lines;
 }
 
 function escapeMd(s: string): string {

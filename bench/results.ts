@@ -19,6 +19,7 @@ export interface RoundSample {
    * the gateway's CPU (another process, or interrupts). Near 0 on a quiet machine.
    */
   readonly otherCores: number | null;
+  /** Resident set size after the load phase; summed over a cluster's processes. */
   readonly rssMiB: number;
   /** p50 at one connection, µs; null when not measured. */
   readonly p50At1Us: number | null;
@@ -33,8 +34,12 @@ export interface ScenarioResult {
   readonly kind: Kind;
   readonly workload: WorkloadId;
   readonly workloadLabel: string;
-  /** Target id of the floor it is charted against (`minimal` or `bare`). */
+  /** Target id it is charted against: `minimal`, `bare`, or the 1-worker run of a cluster. */
   readonly baseline: string;
+  /** Processes serving (a cluster's workers); CPU and RSS are summed over them and the primary. */
+  readonly workers: number;
+  /** Run on every CPU even when the others are pinned. */
+  readonly unpinned: boolean;
   /** Why the scenario could not run (e.g. its target failed to start), else null. */
   unavailable: string | null;
   readonly rounds: RoundSample[];

@@ -13,14 +13,15 @@ import { evaluateChecks } from './checks.ts';
 import { detectLoadTool, runLoad, type LoadTool } from './load.ts';
 import {
   cpuBusyMicros,
-  cpuMicros,
   gatewayCpu,
   installCleanup,
   killAll,
   removeOnExit,
+  processTree,
   rssMiB,
   setupPinning,
   startServer,
+  treeCpuMicros,
   type Server,
 } from './procs.ts';
 import { micros, markdown, writeReport } from './report.ts';
@@ -239,7 +240,7 @@ async function main(): Promise<number> {
     for (const t of targets) {
       if (t.kind === 'direct') continue;
       try {
-        servers.set(t.id, await startServer({ role: 'gateway', args: await t.command(ctx) }));
+        servers.set(t.id, await startServer({ role: roleOf(t), args: await t.command(ctx) }));
       } catch (err) {
         failed.set(t.id, (err as Error).message);
         log(`bench: ${t.id} unavailable: ${(err as Error).message}`);
@@ -254,6 +255,8 @@ async function main(): Promise<number> {
       workload: s.workload.id,
       workloadLabel: s.workload.label,
       baseline: s.target.baseline ?? 'minimal',
+      workers: s.target.workers ?? 1,
+      unpinned: s.target.unpinned === true,
       unavailable: failed.get(s.target.id) ?? null,
       rounds: [],
       median: null,
@@ -280,16 +283,19 @@ async function main(): Promise<number> {
 
     /** One load phase at full connections, with the target's CPU time and its CPU's other work. */
     const measure = async (s: Scenario, server: Server) => {
-      const gw = s.target.kind === 'direct' ? null : gatewayCpu();
+      const gw = s.target.kind === 'direct' || s.target.unpinned ? null : gatewayCpu();
       const busy0 = gw === null ? 0 : cpuBusyMicros(gw);
-      const cpu0 = cpuMicros(server.pid);
+      // A cluster is its primary and workers: CPU and RSS are their sums.
+      const pids = processTree(server.pid);
+      const cpu0 = treeCpuMicros(pids);
       const w0 = performance.now();
       const load = await request(s, server, options.connections, options.durationSec);
       const wall = (performance.now() - w0) * 1000;
-      const cpu = cpuMicros(server.pid) - cpu0;
+      const cpu = treeCpuMicros(pids) - cpu0;
       const busy = gw === null ? 0 : cpuBusyMicros(gw) - busy0;
       const otherCores = gw === null ? null : Math.max(0, busy - cpu) / wall;
-      return { load, cpu, wall, otherCores, rss: rssMiB(server.pid) };
+      const rss = pids.reduce((sum, pid) => sum + rssMiB(pid), 0);
+      return { load, cpu, wall, otherCores, rss };
     };
 
     if (options.warmupSec > 0) {
@@ -426,7 +432,7 @@ async function measureStart(
         continue;
       }
       try {
-        const server = await startServer({ role: 'gateway', args: await t.command(ctx) });
+        const server = await startServer({ role: roleOf(t), args: await t.command(ctx) });
         r.samplesMs.push(server.startMs);
         await server.stop();
       } catch (err) {
@@ -442,6 +448,11 @@ async function measureStart(
     );
   }
   return out;
+}
+
+/** Unpinned targets run on every CPU; the rest on the gateway's CPU when pinning. */
+function roleOf(t: TargetSpec): 'gateway' | 'free' {
+  return t.unpinned === true ? 'free' : 'gateway';
 }
 
 function packageVersions(names: readonly string[]): Record<string, string> {

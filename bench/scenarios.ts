@@ -58,8 +58,15 @@ export interface TargetSpec {
   readonly latencyAt1?: readonly WorkloadId[];
   /** Extra request headers the load generator sends (e.g. an Authorization header). */
   readonly headers?: Readonly<Record<string, string>>;
-  /** The floor the chart compares it with: `minimal` (default) or `bare` for in-process routes. */
-  readonly baseline?: 'minimal' | 'bare';
+  /**
+   * The target id the chart compares it with: `minimal` (default), `bare` for in-process
+   * routes, or another target (the 1-worker run for a cluster).
+   */
+  readonly baseline?: string;
+  /** `--workers N` for a Portico target. Default 1 (no cluster). */
+  readonly workers?: number;
+  /** Never pinned, even when the bench pins: a cluster's workers should have every CPU. */
+  readonly unpinned?: boolean;
   /** Arguments for `node` that start the target; it prints "listening on URL". */
   command(ctx: TargetContext): Promise<string[]> | string[];
 }
@@ -71,7 +78,9 @@ export function portico(spec: {
   workloads: readonly WorkloadId[];
   latencyAt1?: readonly WorkloadId[];
   headers?: Readonly<Record<string, string>>;
-  baseline?: 'minimal' | 'bare';
+  baseline?: string;
+  workers?: number;
+  unpinned?: boolean;
   config(ctx: TargetContext): object;
 }): TargetSpec {
   return {
@@ -82,6 +91,8 @@ export function portico(spec: {
     ...(spec.latencyAt1 !== undefined ? { latencyAt1: spec.latencyAt1 } : {}),
     ...(spec.headers !== undefined ? { headers: spec.headers } : {}),
     ...(spec.baseline !== undefined ? { baseline: spec.baseline } : {}),
+    ...(spec.workers !== undefined ? { workers: spec.workers } : {}),
+    ...(spec.unpinned !== undefined ? { unpinned: spec.unpinned } : {}),
     async command(ctx) {
       const { stringify } = await import('yaml');
       const file = join(ctx.scratchDir, `${spec.id}.yaml`);
@@ -95,6 +106,7 @@ export function portico(spec: {
         '0',
         '--host',
         '127.0.0.1',
+        ...(spec.workers !== undefined ? ['--workers', String(spec.workers)] : []),
       ];
     },
   };
@@ -109,6 +121,22 @@ export function httpConfig(ctx: TargetContext): object {
     server,
     integrations: { upstream: { type: 'http', url: `${ctx.upstreamUrl}/{proxy}` } },
     routes: { 'ANY /{proxy+}': { integration: 'upstream' } },
+  };
+}
+
+/** One mock route answering the small JSON, like bare node:http. */
+function mockConfig(): object {
+  return {
+    server,
+    integrations: {
+      mock: {
+        type: 'mock',
+        statusCode: 200,
+        headers: { 'content-type': 'application/json' },
+        body: SMALL_BODY,
+      },
+    },
+    routes: { 'GET /small': { integration: 'mock' } },
   };
 }
 
@@ -223,19 +251,24 @@ export const TARGETS: readonly TargetSpec[] = [
     label: 'Portico mock route',
     workloads: ['small'],
     baseline: 'bare',
-    config: () => ({
-      server,
-      integrations: {
-        mock: {
-          type: 'mock',
-          statusCode: 200,
-          headers: { 'content-type': 'application/json' },
-          body: SMALL_BODY,
-        },
-      },
-      routes: { 'GET /small': { integration: 'mock' } },
-    }),
+    config: mockConfig,
   }),
+  // Multi-core: the same routes as 1 and as 2 processes (--workers 2), both unpinned so a
+  // cluster can use both CPUs; each pair is compared within a round. On a 2-CPU machine the
+  // upstream and the load generator share those CPUs with the workers.
+  ...(['http', 'mock'] as const).flatMap((route) =>
+    [1, 2].map((workers) =>
+      portico({
+        id: `portico-${route}-${workers}-worker${workers === 1 ? '' : 's'}`,
+        label: `Portico ${route} route, ${workers} worker${workers === 1 ? '' : 's'}, unpinned`,
+        workloads: ['small'],
+        workers,
+        unpinned: true,
+        ...(workers > 1 ? { baseline: `portico-${route}-1-worker` } : {}),
+        config: route === 'http' ? httpConfig : mockConfig,
+      }),
+    ),
+  ),
   {
     id: 'bare',
     label: 'bare node:http',

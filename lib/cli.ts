@@ -12,11 +12,13 @@ import { constants as osConstants } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { WorkerLink } from './cluster.ts';
 import type { DeploymentSummary } from './deployment.ts';
 import { ConfigError, formatIssue } from './errors.ts';
 
 const USAGE = `Usage:
-  portico [start] [--config FILE] [--port N] [--host H] [--no-watch] [--drain-timeout MS]
+  portico [start] [--config FILE] [--port N] [--host H] [--workers N] [--no-watch]
+                 [--drain-timeout MS]
   portico validate [FILE]
   portico routes [FILE]
   portico init [DIR]
@@ -35,6 +37,7 @@ Options:
   -c, --config FILE  Config file, YAML or JSON (default: portico.yaml)
   -p, --port N       Port to listen on, 0-65535 (overrides server.port; 0 picks a free one)
       --host H       Address to listen on (overrides server.host)
+  -w, --workers N    Processes serving the port together, 1-64 (overrides server.workers)
       --no-watch     Do not redeploy when the config or a file it references
                      changes (as autoDeploy: false); SIGHUP still redeploys
       --drain-timeout MS
@@ -54,6 +57,7 @@ const OPTIONS = {
   config: { type: 'string', short: 'c' },
   port: { type: 'string', short: 'p' },
   host: { type: 'string' },
+  workers: { type: 'string', short: 'w' },
   'no-watch': { type: 'boolean' },
   'drain-timeout': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -93,7 +97,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const hint = command === 'start' ? `; to name a config file, use --config ${extra}` : '';
     return usageError(`unexpected argument "${extra}"${hint}`);
   }
-  for (const flag of ['port', 'host', 'no-watch', 'drain-timeout'] as const) {
+  for (const flag of ['port', 'host', 'workers', 'no-watch', 'drain-timeout'] as const) {
     if (values[flag] !== undefined && command !== 'start') {
       return usageError(`--${flag} applies only to "portico start"`);
     }
@@ -116,17 +120,23 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'schema':
         return await schema();
       default: {
-        const listen = parseListenFlags(values.port, values.host);
+        const listen = parseListenFlags(values.port, values.host, values.workers);
         if (typeof listen === 'string') return usageError(listen);
         const drain = values['drain-timeout'];
         if (drain !== undefined && (!/^\d{1,7}$/.test(drain) || Number(drain) > 3_600_000))
           return usageError(
             `--drain-timeout must be milliseconds from 0 to 3600000, got "${drain}"`,
           );
-        return await start(file, listen, values.config === undefined, {
-          noWatch: values['no-watch'] === true,
-          ...(drain === undefined ? {} : { drainTimeoutMs: Number(drain) }),
-        });
+        return await start(
+          file,
+          listen,
+          values.config === undefined,
+          {
+            noWatch: values['no-watch'] === true,
+            ...(drain === undefined ? {} : { drainTimeoutMs: Number(drain) }),
+          },
+          argv,
+        );
       }
     }
   } catch (err) {
@@ -161,13 +171,15 @@ export async function run(argv: readonly string[]): Promise<void> {
 interface ListenFlags {
   readonly port?: number;
   readonly host?: string;
+  readonly workers?: number;
 }
 
 function parseListenFlags(
   port: string | undefined,
   host: string | undefined,
+  workers: string | undefined,
 ): ListenFlags | string {
-  const out: { port?: number; host?: string } = {};
+  const out: { port?: number; host?: string; workers?: number } = {};
   if (port !== undefined) {
     if (!/^\d{1,5}$/.test(port) || Number(port) > 65535)
       return `--port must be a number from 0 to 65535, got "${port}"`;
@@ -176,6 +188,11 @@ function parseListenFlags(
   if (host !== undefined) {
     if (host.trim() === '') return '--host must not be empty';
     out.host = host;
+  }
+  if (workers !== undefined) {
+    if (!/^\d{1,2}$/.test(workers) || Number(workers) < 1 || Number(workers) > 64)
+      return `--workers must be a number from 1 to 64, got "${workers}"`;
+    out.workers = Number(workers);
   }
   return out;
 }
@@ -190,11 +207,24 @@ async function start(
   listen: ListenFlags,
   defaultFile: boolean,
   lifecycle: LifecycleFlags,
+  argv: readonly string[],
 ): Promise<number> {
   if (defaultFile && !existsSync(file)) {
     return error(
       `${file}: config file not found (create one with "portico init", or pass --config FILE)`,
     );
+  }
+  // A cluster worker (cluster.ts sets PORTICO_WORKER) serves like a single process;
+  // everyone else decides here whether to become a cluster's primary instead.
+  const worker =
+    process.env.PORTICO_WORKER !== undefined && process.send !== undefined
+      ? (await import('./cluster.ts')).workerLink()
+      : null;
+  if (worker === null) {
+    const workers =
+      listen.workers ??
+      (await (await import('./config/load.ts')).loadConfigFile(file)).config.server.workers;
+    if (workers > 1) return (await import('./cluster.ts')).runCluster({ workers, args: argv });
   }
   const { createGateway } = await import('./gateway.ts');
   // A terminal gets human-readable log lines; a pipe or file gets JSON.
@@ -227,24 +257,29 @@ async function start(
   }
   // Loaded and built before the first line, so no signal can arrive before its handler.
   const { AutoDeploy } = await import('./auto-deploy.ts');
-  const autoDeploy = new AutoDeploy(gateway, file, { noWatch: lifecycle.noWatch });
+  const autoDeploy = new AutoDeploy(gateway, file, {
+    noWatch: lifecycle.noWatch,
+    // Every worker watches and redeploys by itself, so each outcome line names its worker.
+    ...(worker === null ? {} : { out: workerLine }),
+  });
   const onHangup = (): void => void autoDeploy.redeploy('SIGHUP');
   process.on('SIGHUP', onHangup);
   const stopped = waitForStopSignal(() => {
     process.off('SIGHUP', onHangup);
     autoDeploy.close();
     return gateway.close();
-  });
+  }, worker);
   const summary = gateway.deployment;
   const routeCount = new Set(summary.routes.map((r) => r.routeKey)).size;
   const stages = summary.stages
     .map((s) => (s === '$default' ? '$default at /' : `${s} at /${s}/`))
     .join(', ');
-  process.stdout.write(
-    `portico listening on ${address.url} (${routeCount} route${routeCount === 1 ? '' : 's'}; stages: ${stages})\n`,
-  );
+  const detail = `${routeCount} route${routeCount === 1 ? '' : 's'}; stages: ${stages}`;
+  if (worker !== null) worker.listening(address.url, detail);
+  else process.stdout.write(`portico listening on ${address.url} (${detail})\n`);
   const admin = gateway.adminAddress();
-  if (admin !== null) {
+  // Workers share the admin port as they share the public one; the primary does not know it.
+  if (admin !== null && worker === null) {
     const host = admin.family === 'IPv6' ? `[${admin.address}]` : admin.address;
     process.stdout.write(
       `portico admin on http://${host}:${admin.port} (/metrics, /healthz, /readyz, live view at /)\n`,
@@ -254,26 +289,40 @@ async function start(
   return stopped;
 }
 
-/** First SIGTERM/SIGINT: stop accepting, drain, resolve 0. A second: exit at once (128 + signal). */
-function waitForStopSignal(close: () => Promise<void>): Promise<number> {
+/** A worker's auto-deploy outcome line, naming the worker; the start-up "watching" line would repeat per worker. */
+function workerLine(line: string): void {
+  if (line.startsWith('portico: watching') || line.startsWith('portico: not watching')) return;
+  process.stdout.write(`${line} (worker ${process.pid})\n`);
+}
+
+/**
+ * First SIGTERM/SIGINT: stop accepting, drain, resolve 0. A second: exit at once (128 + signal).
+ * A cluster worker also drains when the primary asks, and leaves the messages to the primary.
+ */
+function waitForStopSignal(close: () => Promise<void>, worker: WorkerLink | null): Promise<number> {
+  const say = (stream: NodeJS.WriteStream, line: string): void => {
+    if (worker === null) stream.write(line);
+  };
   return new Promise<number>((resolvePromise) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals): void => {
       if (stopping) {
-        process.stderr.write(
+        say(
+          process.stderr,
           `portico: ${signal} again, exiting without waiting for in-flight requests\n`,
         );
         process.exit(128 + (osConstants.signals[signal] ?? 0));
       }
       stopping = true;
-      process.stdout.write(
+      say(
+        process.stdout,
         `portico: ${signal}, draining in-flight requests (send it again to exit now)\n`,
       );
       close().then(
         () => {
           process.off('SIGTERM', onSignal);
           process.off('SIGINT', onSignal);
-          process.stdout.write('portico: stopped\n');
+          say(process.stdout, 'portico: stopped\n');
           resolvePromise(0);
         },
         (err: unknown) => resolvePromise(fail(err)),
@@ -281,6 +330,9 @@ function waitForStopSignal(close: () => Promise<void>): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    worker?.onStop(() => {
+      if (!stopping) onSignal('SIGTERM');
+    });
   });
 }
 

@@ -23,7 +23,7 @@ import { CorsPolicy } from './cors.ts';
 import { parseRouteKey, type RouteKey } from './route-key.ts';
 import { RouteTable } from './router.ts';
 import { compileTrustProxy } from './trust-proxy.ts';
-import { TrafficControl, createTrafficState, type TrafficState } from './traffic.ts';
+import { createTrafficControl, createTrafficState, type TrafficState } from './traffic.ts';
 import { compileUrlTemplate, resolveStageVariables } from './url-template.ts';
 
 export interface CompiledStage {
@@ -161,7 +161,7 @@ export async function createDeployment(
     }
   }
   const corsPolicies = new Map<CorsConfig, CorsPolicy>();
-  const traffic = new TrafficControl(config, trafficState, deps.logger, issues);
+  const traffic = await createTrafficControl(config, trafficState, deps.logger, issues);
   const ctx: CompileContext = {
     topLevelCors: config.cors,
     authorizers,

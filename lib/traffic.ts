@@ -1,121 +1,117 @@
 /**
  * Traffic control at two lifetimes. `TrafficState` lives as long as the gateway (the store,
  * the clock, the concurrency limiters), so counters and buckets survive redeploys.
- * `TrafficControl` is built per deployment from its config and hands compile.ts the filters
- * for each route; compile.ts alone decides their order.
+ * `TrafficControl` is built per deployment from its config (traffic-control.ts).
+ *
+ * Start-up time: this module imports nothing at run time. A config without throttles, API
+ * keys, usage plans or concurrency limits never loads their modules (nor the in-memory
+ * store); its routes get NO_TRAFFIC, which adds no filter.
  */
-import { ApiKeyFilter, ApiKeyTable } from './api-keys.ts';
-import { ConcurrencyLimiters, LimitedIntegration, type ConcurrencyLimiter } from './concurrency.ts';
-import type { GatewayConfig, RouteConfig, ThrottleConfig } from './config/schema.ts';
+import type { ConcurrencyLimiters } from './concurrency.ts';
+import type { GatewayConfig, RouteConfig } from './config/schema.ts';
 import type { ConfigIssue } from './errors.ts';
 import type { Logger } from './log.ts';
 import type { Filter, Integration } from './pipeline/route.ts';
-import { MemoryStore } from './state/memory.ts';
 import type { Clock, Store } from './state/store.ts';
-import { ThrottleFilter, clientKeyer, type TrafficDeps } from './throttle/filter.ts';
-import { PlanThrottleFilter, QuotaFilter, UsagePlans } from './usage-plans.ts';
 
-export interface TrafficState {
-  readonly store: Store;
-  readonly clock: Clock;
-  readonly limiters: ConcurrencyLimiters;
-}
-
-/** Gateway-lifetime traffic state; an in-memory store on `clock` unless a store is given. */
-export function createTrafficState(options: { store?: Store; clock?: Clock } = {}): TrafficState {
-  const clock = options.clock ?? Date.now;
-  return {
-    store: options.store ?? new MemoryStore({ now: clock }),
-    clock,
-    limiters: new ConcurrencyLimiters(),
-  };
-}
-
-export class TrafficControl {
-  readonly #config: GatewayConfig;
-  readonly #state: TrafficState;
-  readonly #deps: TrafficDeps;
-  readonly #keys: ApiKeyTable;
-  readonly #plans: UsagePlans;
-  readonly #keyFilters = new Map<string, ApiKeyFilter>();
-  readonly #limiters = new Set<ConcurrencyLimiter>();
-
-  /** Problems only a deploy can see (unset key variables, duplicate keys) go to `issues`. */
-  constructor(
-    config: GatewayConfig,
-    state: TrafficState,
-    logger: Logger,
-    issues: ConfigIssue[],
-    env: NodeJS.ProcessEnv = process.env,
-  ) {
-    this.#config = config;
-    this.#state = state;
-    this.#deps = { store: state.store, clock: state.clock, logger };
-    this.#keys = new ApiKeyTable(config.apiKeys, env, issues);
-    this.#plans = new UsagePlans(config, this.#keys);
-  }
-
-  /** The API key check for a route with apiKeyRequired, or null. One per stage, shared. */
-  apiKeyFilter(stage: string, routeCfg: RouteConfig): Filter | null {
-    if (!routeCfg.apiKeyRequired) return null;
-    let filter = this.#keyFilters.get(stage);
-    if (filter === undefined) {
-      filter = new ApiKeyFilter(
-        this.#keys,
-        this.#config.apiKeySource,
-        this.#config.apiKeyHeader,
-        this.#plans.admitted(stage),
-      );
-      this.#keyFilters.set(stage, filter);
-    }
-    return filter;
-  }
-
+/** What compile.ts asks of a deployment's traffic control, route by route. */
+export interface TrafficControl {
+  /** The API key check for a route with apiKeyRequired, or null. */
+  apiKeyFilter(stage: string, routeCfg: RouteConfig): Filter | null;
   /** The usage-plan throttle and quota filters for a route, or nulls. */
   planFilters(
     stage: string,
     routeKey: string,
     routeCfg: RouteConfig,
-  ): { throttle: Filter | null; quota: Filter | null } {
-    const limits = routeCfg.apiKeyRequired ? this.#plans.limits(stage, routeKey) : null;
-    if (limits === null) return { throttle: null, quota: null };
-    let throttle = false;
-    let quota = false;
-    for (const l of limits.values()) {
-      throttle ||= l.throttle !== null;
-      quota ||= l.quota !== null;
-    }
-    return {
-      throttle: throttle ? new PlanThrottleFilter(limits, this.#deps) : null,
-      quota: quota ? new QuotaFilter(limits, this.#deps) : null,
-    };
-  }
-
-  /**
-   * The route's own throttle: the route's block, else the stage's, else the top level
-   * (`false` at the route or stage turns it off). The bucket is per stage and route, and
-   * its key embeds the limits, so a redeploy with the same limits keeps the bucket.
-   */
-  throttleFilter(stage: string, routeKey: string, routeCfg: RouteConfig): Filter | null {
-    const cfg: ThrottleConfig | false | undefined =
-      routeCfg.throttle ?? this.#config.stages[stage]?.throttle ?? this.#config.throttle;
-    if (cfg === undefined || cfg === false) return null;
-    const key = `t|${stage}|${routeKey}|${cfg.rateLimit}|${cfg.burstLimit}|${cfg.by}|`;
-    return new ThrottleFilter(key, cfg, clientKeyer(cfg.by), this.#deps);
-  }
-
+  ): { throttle: Filter | null; quota: Filter | null };
+  /** The route's own throttle, or null. */
+  throttleFilter(stage: string, routeKey: string, routeCfg: RouteConfig): Filter | null;
   /** The integration behind its concurrency limiter, when it has maxConcurrency. */
-  limit(name: string, integration: Integration): Integration {
-    const cfg = this.#config.integrations[name];
-    if (cfg === undefined || cfg.type === 'mock' || cfg.maxConcurrency === undefined)
-      return integration;
-    const limiter = this.#state.limiters.get(name, cfg.maxConcurrency, cfg.maxQueue ?? 0);
-    this.#limiters.add(limiter);
-    return new LimitedIntegration(integration, limiter);
+  limit(name: string, integration: Integration): Integration;
+  /** Once the deployment is live: drops the limiters of integrations it no longer has. */
+  commit(): void;
+}
+
+/** Gateway-lifetime traffic state. The store and limiters exist once a deployment needs them. */
+export class TrafficState {
+  readonly clock: Clock;
+  #store: Store | null;
+  #limiters: ConcurrencyLimiters | null = null;
+
+  constructor(options: { store?: Store; clock?: Clock } = {}) {
+    this.clock = options.clock ?? Date.now;
+    this.#store = options.store ?? null;
   }
 
-  /** Once the deployment is live: drops the limiters of integrations it no longer has. */
-  commit(): void {
-    this.#state.limiters.retain(this.#limiters);
+  /** The store: the one given, else an in-memory store on `clock`. After prepare(). */
+  get store(): Store {
+    if (this.#store === null) throw new Error('TrafficState.prepare() was not awaited');
+    return this.#store;
   }
+
+  /** The concurrency limiters, shared across deployments. After prepare(). */
+  get limiters(): ConcurrencyLimiters {
+    if (this.#limiters === null) throw new Error('TrafficState.prepare() was not awaited');
+    return this.#limiters;
+  }
+
+  async prepare(): Promise<void> {
+    if (this.#store === null) {
+      const { MemoryStore } = await import('./state/memory.ts');
+      this.#store ??= new MemoryStore({ now: this.clock });
+    }
+    if (this.#limiters === null) {
+      const { ConcurrencyLimiters } = await import('./concurrency.ts');
+      this.#limiters ??= new ConcurrencyLimiters();
+    }
+  }
+
+  /** A deployment without limiters: an earlier one's are dropped. */
+  releaseLimiters(): void {
+    this.#limiters?.retain(new Set());
+  }
+}
+
+/** Gateway-lifetime traffic state; an in-memory store on `clock` unless a store is given. */
+export function createTrafficState(options: { store?: Store; clock?: Clock } = {}): TrafficState {
+  return new TrafficState(options);
+}
+
+/**
+ * The traffic control of a deployment: the real one when its config uses any of it, else
+ * one that adds nothing. Problems only a deploy can see go to `issues`.
+ */
+export async function createTrafficControl(
+  config: GatewayConfig,
+  state: TrafficState,
+  logger: Logger,
+  issues: ConfigIssue[],
+): Promise<TrafficControl> {
+  if (!usesTrafficControl(config)) return noTrafficControl(state);
+  await state.prepare();
+  const { TrafficControl } = await import('./traffic-control.ts');
+  return new TrafficControl(config, state, logger, issues);
+}
+
+function usesTrafficControl(config: GatewayConfig): boolean {
+  if (config.throttle !== undefined) return true;
+  if (Object.keys(config.apiKeys).length > 0 || Object.keys(config.usagePlans).length > 0)
+    return true;
+  if (Object.values(config.stages).some((s) => s.throttle !== undefined && s.throttle !== false))
+    return true;
+  if (Object.values(config.routes).some((r) => r.apiKeyRequired || (r.throttle ?? false) !== false))
+    return true;
+  return Object.values(config.integrations).some(
+    (i) => i.type !== 'mock' && i.maxConcurrency !== undefined,
+  );
+}
+
+function noTrafficControl(state: TrafficState): TrafficControl {
+  return {
+    apiKeyFilter: () => null,
+    planFilters: () => ({ throttle: null, quota: null }),
+    throttleFilter: () => null,
+    limit: (_name, integration) => integration,
+    commit: () => state.releaseLimiters(),
+  };
 }

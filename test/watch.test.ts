@@ -172,7 +172,7 @@ for (const [how, yaml, args] of [
   t.test(`${how}: no watching; SIGHUP redeploys`, async (t) => {
     const dir = t.testdir({ 'portico.yaml': yaml + mockConfig('a') });
     const file = join(dir, 'portico.yaml');
-    const { cli, url } = await startCli(t, file, { extraArgs: args });
+    const { cli, url } = await startCli(t, file, { args });
     await cli.line(/^portico: not watching for changes \(.*\); SIGHUP redeploys$/);
     writeFileSync(file, yaml + mockConfig('b'));
     t.equal(await body(`${url}/m`), 'a', 'the edit alone deploys nothing');
@@ -217,7 +217,7 @@ routes:
 `,
   });
   const { cli, url } = await startCli(t, join(dir, 'portico.yaml'), {
-    extraArgs: ['--drain-timeout', '60000'],
+    args: ['--drain-timeout', '60000'],
   });
   await cli.line(/^portico: watching/);
   const arrived = [up.arrived(), up.arrived(), up.arrived()];

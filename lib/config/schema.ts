@@ -472,13 +472,20 @@ const Server = z.strictObject({
     .describe(
       'On shutdown, how long in-flight requests may take before their connections are cut.',
     ),
+  workers: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(1)
+    .describe('Processes serving the port together (node:cluster); --workers overrides.'),
 });
 
 export const ConfigSchema = z
   .strictObject({
     $schema: z.string().optional(),
     server: Server.prefault({}).describe(
-      'Where the CLI listens (--port and --host override) and how it drains on shutdown.',
+      'Where and how the CLI listens (--port, --host and --workers override) and how it drains on shutdown.',
     ),
     autoDeploy: z
       .boolean()

@@ -26,7 +26,7 @@ const minimal = {
 
 t.test('defaults are applied to a minimal config', async (t) => {
   const config = validateConfig(minimal);
-  t.same(config.server, { port: 8080, host: '127.0.0.1', drainTimeoutMs: 10_000 });
+  t.same(config.server, { port: 8080, host: '127.0.0.1', drainTimeoutMs: 10_000, workers: 1 });
   t.equal(config.autoDeploy, true);
   t.same(config.limits, {
     maxBodyBytes: 10 * 1024 * 1024,

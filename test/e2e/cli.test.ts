@@ -3,32 +3,25 @@
  * (never npx, which does not forward signals), with real config files and real sockets.
  * `npm test` builds dist/ first (the `pretest` script).
  */
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { ROOT, runCli, startCli } from '../helpers/cli.ts';
+import {
+  ROOT,
+  holdingUpstream,
+  listen,
+  runCli,
+  secondSignalCutsDrain,
+  startCli,
+  upstreamConfig,
+} from '../helpers/cli.ts';
 import { request } from '../helpers/gateway.ts';
+
 const VERSION = (
   JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
 ).version;
-
-/** A local server on 127.0.0.1:0, closed at teardown. */
-async function listen(
-  t: Test,
-  handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end(),
-): Promise<{ server: Server; port: number }> {
-  const server = createServer(handler);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return { server, port: (server.address() as AddressInfo).port };
-}
 
 const NO_STACK = /^\s+at /m;
 // AWS's shape: 16 characters, the last '='.
@@ -51,7 +44,7 @@ t.test('--help prints usage and --version the package version, both exit 0', asy
     t.equal(help.code, 0);
     t.match(
       help.stdout,
-      /^Usage:\n {2}portico \[start\] \[--config FILE\] \[--port N\] \[--host H\] \[--no-watch\] \[--drain-timeout MS\]\n/,
+      /^Usage:\n {2}portico \[start\] \[--config FILE\] \[--port N\] \[--host H\] \[--workers N\] \[--no-watch\]\n {17}\[--drain-timeout MS\]\n/,
     );
     for (const word of [
       'validate [FILE]',
@@ -150,27 +143,6 @@ routes:
   t.equal((await cli.exited).code, 0);
 });
 
-/** An upstream that holds every request until released, to have requests in flight. */
-async function holdingUpstream(t: Test) {
-  const held: ServerResponse[] = [];
-  let arrived: () => void = () => {};
-  const firstArrival = new Promise<void>((resolve) => (arrived = resolve));
-  const { port } = await listen(t, (_req, res) => {
-    held.push(res);
-    arrived();
-  });
-  t.teardown(() => held.forEach((res) => res.destroy()));
-  return { port, held, firstArrival };
-}
-
-function upstreamConfig(port: number): string {
-  return `integrations:
-  slow: { type: http, url: "http://127.0.0.1:${port}/slow" }
-routes:
-  GET /slow: { integration: slow }
-`;
-}
-
 t.test('SIGTERM lets in-flight requests finish and refuses new connections', async (t) => {
   const upstream = await holdingUpstream(t);
   const dir = t.testdir({ 'gw.yaml': upstreamConfig(upstream.port) });
@@ -196,19 +168,7 @@ t.test('SIGTERM lets in-flight requests finish and refuses new connections', asy
 });
 
 t.test('a second signal while draining exits at once', async (t) => {
-  const upstream = await holdingUpstream(t);
-  const dir = t.testdir({ 'gw.yaml': upstreamConfig(upstream.port) });
-  const { cli, url } = await startCli(t, join(dir, 'gw.yaml'));
-
-  const inFlight = request(`${url}/slow`).catch((err: Error) => err);
-  await upstream.firstArrival;
-  cli.proc.kill('SIGINT');
-  await cli.line(/^portico: SIGINT, draining/);
-  cli.proc.kill('SIGINT');
-  const exit = await cli.exited;
-  t.equal(exit.code, 130, '128 + SIGINT');
-  t.equal(exit.stderr, 'portico: SIGINT again, exiting without waiting for in-flight requests\n');
-  t.type(await inFlight, Error, 'the held request was cut');
+  await secondSignalCutsDrain(t);
 });
 
 t.test('validate: ok line and exit 0 for a good config', async (t) => {
@@ -398,6 +358,10 @@ t.test('usage errors exit 2 with one line and a pointer to --help', async (t) =>
     [['frob'], 'unknown command "frob"'],
     [['gw.yaml'], 'unknown command "gw.yaml"; to start with a config file, use --config gw.yaml'],
     [['validate', '--port', '1'], '--port applies only to "portico start"'],
+    [['--workers', '0'], '--workers must be a number from 1 to 64, got "0"'],
+    [['--workers', 'all'], '--workers must be a number from 1 to 64, got "all"'],
+    [['-w', '65'], '--workers must be a number from 1 to 64, got "65"'],
+    [['routes', '--workers', '2'], '--workers applies only to "portico start"'],
   ];
   const dir = t.testdir({});
   const results = await Promise.all(cases.map(([args]) => runCli(t, args, { cwd: dir })));

@@ -1,12 +1,16 @@
 /**
- * Test helpers for the `portico` command: spawn `node dist/bin/portico.js` (never npx, which
- * does not forward signals) with a clean environment, and wait on its output lines and exit.
+ * Test helpers for the `portico` command as a user runs it: `node dist/bin/portico.js ...` in
+ * a child process (never npx, which does not forward signals), its output awaited line by
+ * line, and local servers for it to call. `npm test` builds dist/ first (the `pretest` script).
  */
 import type { Test } from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { request } from './gateway.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BIN = join(ROOT, 'dist/bin/portico.js');
@@ -34,6 +38,8 @@ export interface SpawnOptions {
   /** Node options before the script, e.g. ['--import', file]. */
   readonly nodeArgs?: readonly string[];
   readonly script?: string;
+  /** More command-line arguments (startCli only), e.g. ['--workers', '2']. */
+  readonly args?: readonly string[];
 }
 
 /** A running `portico` process: its output so far, and waits on lines and exit (no sleeps). */
@@ -151,13 +157,73 @@ export function runCli(
 export async function startCli(
   t: Test,
   config: string,
-  options: SpawnOptions & { readonly extraArgs?: readonly string[] } = {},
+  options: SpawnOptions = {},
 ): Promise<{ cli: Cli; url: string; port: number }> {
   const cli = spawnCli(
     t,
-    ['--config', config, '--port', '0', '--host', '127.0.0.1', ...(options.extraArgs ?? [])],
+    ['--config', config, '--port', '0', '--host', '127.0.0.1', ...(options.args ?? [])],
     options,
   );
   const m = await cli.line(/^portico listening on (https?:\/\/127\.0\.0\.1:(\d+)) /);
   return { cli, url: m[1]!, port: Number(m[2]) };
+}
+
+/** A local server on 127.0.0.1:0, closed at teardown. */
+export async function listen(
+  t: Test,
+  handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end(),
+): Promise<{ server: Server; port: number }> {
+  const server = createServer(handler);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+/** An upstream that holds every request until released, to have requests in flight. */
+export async function holdingUpstream(t: Test) {
+  const held: ServerResponse[] = [];
+  const waiting: { n: number; resolve: () => void }[] = [];
+  /** Resolves once `n` requests are held. */
+  const holding = (n: number): Promise<void> =>
+    new Promise((resolve) => {
+      waiting.push({ n, resolve });
+      check();
+    });
+  const check = (): void => {
+    for (const w of waiting) if (held.length >= w.n) w.resolve();
+  };
+  const { port } = await listen(t, (_req, res) => {
+    held.push(res);
+    check();
+  });
+  t.teardown(() => held.forEach((res) => res.destroy()));
+  return { port, held, firstArrival: holding(1), holding };
+}
+
+export function upstreamConfig(port: number): string {
+  return `integrations:
+  slow: { type: http, url: "http://127.0.0.1:${port}/slow" }
+routes:
+  GET /slow: { integration: slow }
+`;
+}
+
+/** Asserts that a second SIGINT while a request is in flight exits 130 at once, cutting it. */
+export async function secondSignalCutsDrain(t: Test, args: readonly string[] = []): Promise<void> {
+  const upstream = await holdingUpstream(t);
+  const dir = t.testdir({ 'gw.yaml': upstreamConfig(upstream.port) });
+  const { cli, url } = await startCli(t, join(dir, 'gw.yaml'), { args });
+  const inFlight = request(`${url}/slow`).catch((err: Error) => err);
+  await upstream.firstArrival;
+  cli.proc.kill('SIGINT');
+  await cli.line(/^portico: SIGINT, draining/);
+  cli.proc.kill('SIGINT');
+  const exit = await cli.exited;
+  t.equal(exit.code, 130, '128 + SIGINT');
+  t.equal(exit.stderr, 'portico: SIGINT again, exiting without waiting for in-flight requests\n');
+  t.type(await inFlight, Error, 'the held request was cut');
 }
