@@ -81,13 +81,17 @@ t.test('soak: mixed good and hostile traffic', { timeout: 90_000 }, async (t) =>
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
+  // Keep reading stdout for the child's whole life: leaving a `for await` over it would
+  // destroy the pipe, and the gateway's next line (the watcher's) would then fail with EPIPE.
   let stdout = '';
-  child.stdout.setEncoding('utf8');
-  for await (const chunk of child.stdout) {
-    stdout += chunk as string;
-    if (/listening on http:\/\/127\.0\.0\.1:\d+/.test(stdout)) break;
-  }
-  const port = Number(/127\.0\.0\.1:(\d+)/.exec(stdout)![1]);
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(stdout);
+      if (m !== null) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`gateway exited (${code}): ${stderr}`)));
+  });
   const pid = child.pid!;
 
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
