@@ -143,7 +143,8 @@ t.test('server.workers starts a cluster; --workers 1 overrides it', async (t) =>
   t.equal((await clustered.cli.exited).code, 0);
 
   const single = await startCli(t, join(dir, 'gw.yaml'), { args: ['--workers', '1'] });
-  t.match(single.cli.stdout, /\(1 route; stages: \$default at \/\)\n$/);
+  // A single process: no "N workers" in its line (the watcher's line may follow it).
+  t.match(single.cli.stdout, /^portico listening on \S+ \(1 route; stages: \$default at \/\)$/m);
   const reply = await request(`${single.url}/pid`);
   t.equal(Number(reply.text), single.cli.proc.pid, 'the process itself serves');
   single.cli.proc.kill('SIGTERM');
