@@ -26,6 +26,10 @@ export interface ProfileOptions {
   readonly durationSec: number;
   readonly connections: number;
   readonly load: 'auto' | LoadTool;
+  /** Target ids to profile side by side (default: Portico's http route and the minimal proxy). */
+  readonly targets?: readonly string[] | undefined;
+  /** Workload ids (default: small and large). */
+  readonly workloads?: readonly string[] | undefined;
 }
 
 export async function profile(o: ProfileOptions): Promise<number> {
@@ -47,11 +51,17 @@ export async function profile(o: ProfileOptions): Promise<number> {
       rootDir: o.rootDir,
       scratchDir,
     };
-    for (const w of [WORKLOADS.small, WORKLOADS.large]) {
+    const workloads = (o.workloads ?? ['small', 'large']).map((id) => {
+      const w = WORKLOADS[id as keyof typeof WORKLOADS];
+      if (w === undefined) throw new Error(`unknown workload "${id}"`);
+      return w;
+    });
+    for (const w of workloads) {
       const perRequest: { label: string; summary: ProfileSummary; requests: number }[] = [];
       const parts: string[] = [];
-      for (const id of ['portico-http', 'minimal']) {
-        const target = TARGETS.find((t) => t.id === id)!;
+      for (const id of o.targets ?? ['portico-http', 'minimal']) {
+        const target = TARGETS.find((t) => t.id === id);
+        if (target === undefined) throw new Error(`unknown target "${id}"`);
         const name = `${id}-${w.id}.cpuprofile`;
         const file = join(profDir, name);
         await rm(file, { force: true });

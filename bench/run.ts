@@ -59,7 +59,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --max-other F         that threshold, in cores (default 0.1)
   --out DIR             results folder (default bench/results)
   --profile             instead: CPU-profile Portico's http route and the minimal proxy
-                        under load and summarise the top self-time functions
+                        under load and summarise the top self-time functions; with
+                        --only TARGET[/WORKLOAD],... profile those instead
   -h, --help
 `;
 
@@ -170,6 +171,19 @@ function select(all: Scenario[], only: string[] | null): Scenario[] {
   return all.filter((s) => keep.has(s.id));
 }
 
+/** `--only portico-http-obs/small,portico-http` → the targets and workloads to profile. */
+function profileSelection(only: string[] | null): { targets?: string[]; workloads?: string[] } {
+  if (only === null) return {};
+  const targets = new Set<string>();
+  const workloads = new Set<string>();
+  for (const o of only) {
+    const [target, workload] = o.split('/');
+    targets.add(target!);
+    if (workload !== undefined) workloads.add(workload);
+  }
+  return { targets: [...targets], ...(workloads.size > 0 ? { workloads: [...workloads] } : {}) };
+}
+
 function log(line: string): void {
   process.stdout.write(`${line}\n`);
 }
@@ -189,6 +203,7 @@ async function main(): Promise<number> {
       durationSec: Math.max(options.durationSec, 10),
       connections: options.connections,
       load: options.load,
+      ...profileSelection(options.only),
     });
   }
   const { tool, version } = detectLoadTool(options.load);

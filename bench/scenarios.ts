@@ -176,6 +176,17 @@ export const TARGETS: readonly TargetSpec[] = [
     workloads: ['small', 'large', 'post'],
     command: script('peers/fastify-http-proxy.js', true),
   },
+  {
+    // What a peer's request logging costs, next to portico-http-obs (issue #8).
+    id: 'fastify-http-proxy-log',
+    label: '@fastify/http-proxy + request log',
+    kind: 'peer',
+    workloads: ['small'],
+    command: (ctx) => [
+      ...script('peers/fastify-http-proxy.js', true)(ctx),
+      join(ctx.scratchDir, 'fastify-http-proxy-log.log'),
+    ],
+  },
   portico({
     id: 'portico-http',
     label: 'Portico http route',

@@ -4,8 +4,10 @@
  * gateway that logs nothing at start-up never loads it. Callers never pass secrets; `err`
  * values are logged with their stack here and never sent to clients.
  */
+import { writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { pino, Logger as PinoLogger } from 'pino';
+import type { SonicBoom, SonicBoomOpts } from 'sonic-boom';
 import { prettyStream } from './observability/pretty.ts';
 
 export interface Logger {
@@ -32,29 +34,47 @@ export function loadPino(): PinoModule {
 /**
  * Where log lines go: a file descriptor (1, 2), a file path (appended), or a given sink.
  * `pretty` rewrites lines for a human (a terminal on stdout or stderr).
+ *
+ * Files and descriptors are written by sonic-boom (pino's own writer) in buffer mode behind a
+ * BatchedSink. sonic-boom is a direct dependency, on its 5.x line, rather than reached through
+ * pino.destination(): 4.x (pino's) retries a failing synchronous flush forever, so a full disk
+ * hung the process at exit, and pino.destination() adds an exit hook of its own that does
+ * such a flush.
  */
 export function openDestination(dest: number | string | LineSink, pretty = false): LineSink {
   if (typeof dest === 'object') return dest;
   if (pretty && typeof dest === 'number')
     return prettyStream(dest === 1 ? process.stdout : process.stderr, true);
-  return new BatchedSink(
-    loadPino().destination(
-      typeof dest === 'number'
-        ? { fd: dest, sync: false }
-        : { dest, sync: false, mkdir: true, append: true },
-    ),
-  );
+  const opts: SonicBoomOpts =
+    typeof dest === 'number'
+      ? { fd: dest, sync: false, contentMode: 'buffer' }
+      : { dest, sync: false, mkdir: true, append: true, contentMode: 'buffer' };
+  // Its types predate buffer mode: in it, write() takes Buffers.
+  return new BatchedSink(new (loadSonicBoom())(opts) as unknown as BufferSink);
 }
 
-/** The part of sonic-boom (pino's destination) a BatchedSink forwards to. */
-interface FlushableSink extends LineSink {
-  flush(cb: (err?: Error | null) => void): void;
+type SonicBoomClass = typeof SonicBoom;
+let sonicBoom: SonicBoomClass | null = null;
+function loadSonicBoom(): SonicBoomClass {
+  sonicBoom ??= createRequire(import.meta.url)('sonic-boom') as SonicBoomClass;
+  return sonicBoom;
+}
+
+/** The part of sonic-boom (in buffer mode) a BatchedSink forwards to. */
+interface BufferSink {
+  /** The open file descriptor, or -1 while a file is still being opened. */
+  readonly fd: number;
+  write(chunk: Buffer): unknown;
   flushSync(): void;
+  on(event: 'write', listener: (bytes: number) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
 }
 
-/** How long a line may wait for others (ms), and the size (UTF-16 units) that writes at once. */
+type FlushCallback = (err?: Error | null) => void;
+
+/** How long a line may wait for others (ms), and the batch size (bytes) that writes at once. */
 const BATCH_MS = 50;
-const BATCH_LIMIT = 64 * 1024;
+const BATCH_BYTES = 64 * 1024;
 
 /** Live batches, written synchronously if the process exits with lines still pending. */
 const batches = new Set<WeakRef<BatchedSink>>();
@@ -65,23 +85,53 @@ function flushBatchesOnExit(): void {
 
 /**
  * Joins lines into few large writes. Measured under load (bench, access log to a file), the
- * gateway spent ~9 µs of CPU per line in sonic-boom's fs.write (the libuv pool thread's write
- * runs on the same cores); sonic-boom alone already coalesces lines while a write is in
- * flight, and joining one event-loop turn's lines changed nothing measurable, while waiting
- * up to 50 ms roughly halved the access log's cost. So a line waits at most 50 ms, or none
- * once 64 KiB are pending; flush() (the gateway's close) and process exit write it out.
+ * gateway spent ~9 µs of CPU per line in sonic-boom's fs.write, one write per line; waiting
+ * up to 50 ms for other lines roughly halved the access log's cost. A line waits at most
+ * 50 ms, or none once 64 KiB are pending; flush() (the gateway's close) and process exit
+ * write it out. Lines are encoded into a Buffer as they arrive rather than joined as one
+ * string: a long joined string is a deep rope that sonic-boom measured (Buffer.byteLength)
+ * and fs.write encoded again, and it lived long enough to be promoted, so the garbage
+ * collector paid for it too.
  */
 export class BatchedSink implements LineSink {
-  readonly #inner: FlushableSink;
-  #pending = '';
+  readonly #inner: BufferSink;
+  #buf = Buffer.allocUnsafe(BATCH_BYTES);
+  #len = 0;
   #scheduled = false;
   readonly #drain = (): void => {
     this.#scheduled = false;
     this.#write();
   };
+  /** Bytes handed to sonic-boom and bytes it reports written: equal when nothing is queued. */
+  #handed = 0;
+  #written = 0;
+  /** flush() callers waiting for the queue to reach the file. */
+  #waiters: FlushCallback[] = [];
+  /** The last write error, until a write succeeds again (sonic-boom retries on the next). */
+  #failed: Error | null = null;
+  #lastError: string | null = null;
 
-  constructor(inner: FlushableSink) {
+  /** `inner` must take Buffers (sonic-boom with `contentMode: 'buffer'`). */
+  constructor(inner: BufferSink) {
     this.#inner = inner;
+    inner.on('write', (bytes) => {
+      this.#failed = null;
+      this.#lastError = null;
+      this.#written += bytes;
+      if (this.#written >= this.#handed) this.#settle(null);
+    });
+    // A log that cannot be written must not take the gateway down (without a listener the
+    // error would be thrown): say so on stderr (once until a write succeeds again), keep
+    // serving, and let the next batch retry.
+    inner.on('error', (err) => {
+      const code = (err as NodeJS.ErrnoException).code ?? err.message;
+      if (code !== this.#lastError) {
+        this.#lastError = code;
+        process.stderr.write(`portico: log lines could not be written: ${code}\n`);
+      }
+      this.#failed = err;
+      this.#settle(err);
+    });
     batches.add(new WeakRef(this));
     if (!exitHook) {
       exitHook = true;
@@ -90,8 +140,14 @@ export class BatchedSink implements LineSink {
   }
 
   write(line: string): boolean {
-    this.#pending += line;
-    if (this.#pending.length >= BATCH_LIMIT) this.#write();
+    // A UTF-16 unit takes at most 3 bytes in UTF-8; write out first if the line might not fit.
+    const most = line.length * 3;
+    if (this.#len + most > this.#buf.length) {
+      this.#write();
+      if (most > this.#buf.length) this.#buf = Buffer.allocUnsafe(most);
+    }
+    this.#len += this.#buf.write(line, this.#len);
+    if (this.#len >= BATCH_BYTES) this.#write();
     else if (!this.#scheduled) {
       this.#scheduled = true;
       setTimeout(this.#drain, BATCH_MS).unref();
@@ -99,26 +155,55 @@ export class BatchedSink implements LineSink {
     return true;
   }
 
-  /** pino's logger.flush() lands here: pending lines first, then sonic-boom's own buffer. */
-  flush(cb: (err?: Error | null) => void): void {
+  /**
+   * pino's logger.flush() lands here (the gateway's close): pending lines, then a callback
+   * once sonic-boom has written all it was given. (sonic-boom's own flush() calls back at
+   * once with its default minLength of 0, before the write reaches the file.)
+   */
+  flush(cb: FlushCallback): void {
     this.#write();
-    this.#inner.flush(cb);
+    if (this.#written >= this.#handed || this.#failed !== null) process.nextTick(cb, this.#failed);
+    else this.#waiters.push(cb);
   }
 
+  #settle(err: Error | null): void {
+    if (this.#waiters.length === 0) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const cb of waiters) cb(err);
+  }
+
+  /**
+   * At process exit: sonic-boom's queue (the earlier lines) first, then the pending batch,
+   * written here with writeSync. Handed to sonic-boom it would start an async write, which
+   * exit does not wait for. Lines that cannot be written now (a full disk, a pipe that is
+   * full, a file not open yet) are lost rather than holding up the exit.
+   */
   flushSync(): void {
-    this.#write();
     try {
       this.#inner.flushSync();
     } catch {
-      // sonic-boom refuses while an async write is in flight; its own exit hook retries.
+      // Not open yet, or the write failed: see above.
+    }
+    const fd = this.#inner.fd;
+    if (this.#len === 0 || fd < 0) return;
+    let rest = this.#buf.subarray(0, this.#len);
+    this.#len = 0;
+    try {
+      while (rest.length > 0) rest = rest.subarray(writeSync(fd, rest));
+    } catch {
+      // See above.
     }
   }
 
   #write(): void {
-    if (this.#pending === '') return;
-    const batch = this.#pending;
-    this.#pending = '';
-    this.#inner.write(batch);
+    if (this.#len === 0) return;
+    // sonic-boom keeps the chunk until its write completes, so the next batch gets a new one.
+    const chunk = this.#buf.subarray(0, this.#len);
+    this.#buf = Buffer.allocUnsafe(BATCH_BYTES);
+    this.#len = 0;
+    this.#handed += chunk.length;
+    this.#inner.write(chunk);
   }
 }
 

@@ -3,12 +3,16 @@
  * templates and presets per stage, a file destination shared with gateway events, and no
  * secret (token, API key, query string) in any line.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import { ConfigError } from '../../lib/errors.ts';
+import { openDestination, type BatchedSink } from '../../lib/log.ts';
 import { prettyLine } from '../../lib/observability/pretty.ts';
 import { clfTime, compileFormat, PRESETS } from '../../lib/observability/log-format.ts';
 import { RequestRecord } from '../../lib/observability/record.ts';
@@ -296,6 +300,81 @@ t.test('a file destination gets access lines and gateway events', async (t) => {
   t.match(lines[0], { level: 'info', msg: 'request', routeKey: 'GET /', status: 200 });
   t.match(lines[1], { level: 'info', msg: 'deployed', routes: 1, stages: ['$default'] });
   t.match(lines[2], { level: 'error', msg: 'deploy failed', code: 'PORTICO_INVALID_CONFIG' });
+});
+
+t.test('the file sink keeps every line, in order, whatever its size or encoding', async (t) => {
+  const dir = t.testdir({});
+  const file = join(dir, 'sink.log');
+  const sink = openDestination(file) as BatchedSink;
+  // Multi-byte UTF-8 (2, 3 and 4 bytes), lines that straddle batches, one larger than a batch.
+  const lines: string[] = [];
+  for (let i = 0; i < 3000; i++) lines.push(`${i} é€😀 ${'x'.repeat(i % 97)}`);
+  lines.splice(1500, 0, `big ${'ü'.repeat(70_000)}`);
+  for (const l of lines) sink.write(`${l}\n`);
+  await new Promise<void>((resolve, reject) =>
+    sink.flush((err) => (err ? reject(err) : resolve())),
+  );
+  t.same((await readFile(file, 'utf8')).split('\n').slice(0, -1), lines);
+});
+
+// /dev/full takes the open and fails every write with ENOSPC, as a full disk would.
+const devFull = { skip: existsSync('/dev/full') ? false : 'no /dev/full here' };
+
+t.test('a log that cannot be written does not stop the gateway', devFull, async (t) => {
+  const { createGateway } = await import('../../lib/index.ts');
+  const config = {
+    accessLog: { destination: '/dev/full' },
+    integrations: { ok: { type: 'mock' as const, body: 'ok' } },
+    routes: { 'GET /': { integration: 'ok' } },
+  };
+  const stderr: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string) => (stderr.push(String(chunk)), true)) as typeof write;
+  t.teardown(() => void (process.stderr.write = write));
+  const gateway = await createGateway(config);
+  const { url } = await gateway.listen({ port: 0, host: '127.0.0.1' });
+  for (let i = 0; i < 3; i++) t.equal((await request(`${url}/`)).status, 200);
+  // close() flushes the log: it must finish (with the error reported), not hang.
+  await gateway.close();
+  process.stderr.write = write;
+  t.match(stderr.join(''), /portico: log lines could not be written: ENOSPC/);
+});
+
+/**
+ * Runs a process that writes 100 lines to `dest` and exits at once; resolves its exit code.
+ * The first 50 go out on the batch timer (50 ms); the last 50 only through the exit hook.
+ */
+async function writeAndExit(t: Test, dest: string): Promise<number | null> {
+  const log = new URL('../../dist/lib/log.js', import.meta.url).href;
+  const script = `const { openDestination } = await import(${JSON.stringify(log)});
+const s = openDestination(${JSON.stringify(dest)});
+const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+await wait(20);
+for (let i = 0; i < 50; i++) s.write('line ' + i + '\\n');
+await wait(150);
+for (let i = 50; i < 100; i++) s.write('line ' + i + '\\n');
+process.exit(0);`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'inherit', 'ignore'],
+  });
+  // A process that hangs at exit (the bug this guards against) is killed with the test.
+  t.teardown(() => void child.kill('SIGKILL'));
+  return ((await once(child, 'exit')) as [number | null])[0];
+}
+
+t.test('lines still waiting for their batch are written when the process exits', async (t) => {
+  const file = join(t.testdir({}), 'exit.log');
+  t.equal(await writeAndExit(t, file), 0);
+  const got = (await readFile(file, 'utf8')).split('\n').slice(0, -1);
+  t.same(
+    got,
+    Array.from({ length: 100 }, (_, i) => `line ${i}`),
+  );
+});
+
+t.test('a process whose log cannot be written still exits', devFull, async (t) => {
+  // sonic-boom 4 retried this flush forever (every 100 ms): the process never exited.
+  t.equal(await writeAndExit(t, '/dev/full'), 0);
 });
 
 t.test('a terminal gets human-readable lines', async (t) => {
