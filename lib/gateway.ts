@@ -22,7 +22,7 @@ import type { AdminServer } from './observability/admin-server.ts';
 import { observabilityWanted } from './observability/enabled.ts';
 import type { Observer } from './observability/observer.ts';
 import { serveRequest } from './server.ts';
-import { applyTls, readTls, tlsServer, type TlsMaterial } from './tls.ts';
+import type * as TlsModule from './tls.ts';
 import type { Clock, Store } from './state/store.ts';
 import { createTrafficState, type TrafficState } from './traffic.ts';
 
@@ -143,7 +143,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   #configDir: string;
   #server: Server | HttpsServer | null = null;
   /** The HTTPS listener's current certificates; null when serving plain HTTP. */
-  #tls: TlsMaterial | null = null;
+  #tls: TlsModule.TlsMaterial | null = null;
+  /** lib/tls.ts (node:https, node:tls), imported only by a gateway with a `tls` key. */
+  #tlsModule: typeof TlsModule | null = null;
   #closing: Promise<void> | null = null;
   /** Access logs, metrics, tracing: null unless the config asks for one (loaded on demand). */
   #observer: Observer | null;
@@ -224,7 +226,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   async #deploy(source: ConfigSource): Promise<DeploymentSummary> {
     const started = performance.now();
     let deployment: Deployment;
-    let tls: TlsMaterial | null;
+    let tls: TlsModule.TlsMaterial | null;
     let configDir: string;
     try {
       if (this.#closing !== null) throw new Error('the gateway is closing');
@@ -232,7 +234,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       // Read before the swap: unreadable certificates fail the deploy and change nothing.
       tls =
         this.#tls !== null && loaded.config.tls !== undefined
-          ? await readTls(loaded.config.tls, loaded.baseDir)
+          ? await this.#tlsModule!.readTls(loaded.config.tls, loaded.baseDir)
           : null;
       configDir = loaded.baseDir;
       deployment = await deployLoaded(loaded, {
@@ -273,7 +275,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.#logger.info({ deploymentId: id, stages, routes: routes.length }, 'deployed');
     this.#configDir = configDir;
     if (this.#tls !== null) {
-      this.#tls = applyTls(this.#server as HttpsServer, this.#tls, tls, this.#logger);
+      this.#tls = this.#tlsModule!.applyTls(
+        this.#server as HttpsServer,
+        this.#tls,
+        tls,
+        this.#logger,
+      );
     }
     if (this.#server !== null) applyListenerLimits(this.#server, deployment.config.limits);
     this.emit('deploy', {
@@ -299,11 +306,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const host = options.host ?? this.#live.deployment.config.server.host;
     const limits = this.#live.deployment.config.limits;
     const tls = this.#live.deployment.config.tls;
-    const material = tls === undefined ? null : await readTls(tls, this.#configDir);
-    const server: Server | HttpsServer = (material === null ? createServer : tlsServer(material))(
-      listenerOptions(limits),
-      this.handle,
-    );
+    if (tls !== undefined) this.#tlsModule ??= await import('./tls.ts');
+    const material =
+      tls === undefined ? null : await this.#tlsModule!.readTls(tls, this.#configDir);
+    const server: Server | HttpsServer = (
+      material === null ? createServer : this.#tlsModule!.tlsServer(material)
+    )(listenerOptions(limits), this.handle);
     applyListenerLimits(server, limits);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

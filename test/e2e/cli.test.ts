@@ -121,6 +121,24 @@ t.test('start serves a config on --port 0 and stops cleanly on SIGTERM', async (
   t.pass(`port ${port} could be bound again`);
 });
 
+t.test('start-up loads only what the config uses', async (t) => {
+  // A mock-only config: no TLS, no upstream, no access log, no metrics, no JWT.
+  const dir = t.testdir({ 'gw.yaml': MOCK_CONFIG });
+  const preload = join(ROOT, 'test/fixtures/report-modules.mjs');
+  const { cli } = await startCli(t, join(dir, 'gw.yaml'), { nodeArgs: ['--import', preload] });
+  const m = await cli.lineAfter(/^modules: (.*)$/, 0, 'stderr');
+  const { builtins, packages } = JSON.parse(m[1]!) as { builtins: string[]; packages: string[] };
+  t.same(builtins, [], 'node:https and node:tls are not loaded without a tls key');
+  // (zod and yaml load when the config is not in the validated-config cache yet.)
+  const optional = ['undici', 'jose', 'pino', 'sonic-boom', 'prom-client', 'p-limit'];
+  t.same(
+    packages.filter((p) => optional.includes(p)),
+    [],
+    'no upstream client, JWT, logger or metrics packages',
+  );
+  t.ok(packages.includes('find-my-way'), 'the router is loaded (the check sees packages)');
+});
+
 t.test('start serves a function route with the handler output', async (t) => {
   const dir = t.testdir({
     'gw.yaml': `integrations:
