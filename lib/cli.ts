@@ -17,7 +17,7 @@ import type { DeploymentSummary } from './deployment.ts';
 import { ConfigError, formatIssue } from './errors.ts';
 
 const USAGE = `Usage:
-  portico [start] [--config FILE] [--port N] [--host H] [--workers N] [--no-watch]
+  portico [start] [FILE] [--port N] [--host H] [--workers N] [--no-watch]
                  [--drain-timeout MS]
   portico validate [FILE]
   portico routes [FILE]
@@ -25,7 +25,8 @@ const USAGE = `Usage:
   portico schema
 
 Commands:
-  start              Start the gateway (the default command)
+  start [FILE]       Start the gateway (the default command; FILE or --config FILE,
+                     default portico.yaml; "portico FILE.yaml" works too)
   validate [FILE]    Check a config file; print each problem on one line with its
                      position and config path
   routes [FILE]      Print the route table: stage, route key, integration, target
@@ -65,6 +66,7 @@ const OPTIONS = {
 } as const;
 
 const COMMANDS = new Set(['start', 'validate', 'routes', 'init', 'schema', 'help']);
+const CONFIG_FILE_NAME = /\.(ya?ml|json)$/i;
 const DEFAULT_CONFIG = 'portico.yaml';
 
 /** Runs one command; resolves with the process exit code. */
@@ -75,7 +77,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (err) {
     return usageError(describeArgsError(err));
   }
-  const { values, positionals } = parsed;
+  const { values } = parsed;
+  // `portico FILE.yaml` is `portico start FILE.yaml`: no command's name looks like a file's.
+  const first = parsed.positionals[0];
+  const positionals =
+    first !== undefined && !COMMANDS.has(first) && CONFIG_FILE_NAME.test(first)
+      ? ['start', ...parsed.positionals]
+      : parsed.positionals;
   if (values.help || positionals[0] === 'help') {
     process.stdout.write(USAGE);
     return 0;
@@ -85,17 +93,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const command = positionals[0] ?? 'start';
-  if (!COMMANDS.has(command)) {
-    const hint = /\.(ya?ml|json)$/i.test(command)
-      ? `; to start with a config file, use --config ${command}`
-      : '';
-    return usageError(`unknown command "${command}"${hint}`);
-  }
-  const maxPositionals = command === 'start' || command === 'schema' ? 1 : 2;
+  if (!COMMANDS.has(command)) return usageError(`unknown command "${command}"`);
+  const maxPositionals = command === 'schema' ? 1 : 2;
   if (positionals.length > maxPositionals) {
-    const extra = positionals[maxPositionals]!;
-    const hint = command === 'start' ? `; to name a config file, use --config ${extra}` : '';
-    return usageError(`unexpected argument "${extra}"${hint}`);
+    return usageError(`unexpected argument "${positionals[maxPositionals]!}"`);
   }
   for (const flag of ['port', 'host', 'workers', 'no-watch', 'drain-timeout'] as const) {
     if (values[flag] !== undefined && command !== 'start') {
@@ -130,7 +131,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await start(
           file,
           listen,
-          values.config === undefined,
+          values.config === undefined && positionals[1] === undefined,
           {
             noWatch: values['no-watch'] === true,
             ...(drain === undefined ? {} : { drainTimeoutMs: Number(drain) }),

@@ -14,6 +14,7 @@ import {
   listen,
   runCli,
   secondSignalCutsDrain,
+  spawnCli,
   startCli,
   upstreamConfig,
 } from '../helpers/cli.ts';
@@ -44,9 +45,11 @@ t.test('--help prints usage and --version the package version, both exit 0', asy
     t.equal(help.code, 0);
     t.match(
       help.stdout,
-      /^Usage:\n {2}portico \[start\] \[--config FILE\] \[--port N\] \[--host H\] \[--workers N\] \[--no-watch\]\n {17}\[--drain-timeout MS\]\n/,
+      /^Usage:\n {2}portico \[start\] \[FILE\] \[--port N\] \[--host H\] \[--workers N\] \[--no-watch\]\n {17}\[--drain-timeout MS\]\n/,
     );
     for (const word of [
+      'start [FILE]',
+      '--config FILE',
       'validate [FILE]',
       'routes [FILE]',
       'init [DIR]',
@@ -137,6 +140,20 @@ t.test('start-up loads only what the config uses', async (t) => {
     'no upstream client, JWT, logger or metrics packages',
   );
   t.ok(packages.includes('find-my-way'), 'the router is loaded (the check sees packages)');
+});
+
+t.test('the config file can be given as an argument: start FILE, or FILE alone', async (t) => {
+  const dir = t.testdir({ 'gw.yaml': MOCK_CONFIG, 'gw.yml': MOCK_CONFIG });
+  for (const args of [['start', 'gw.yaml'], ['gw.yml']]) {
+    const cli = spawnCli(t, [...args, '--port', '0', '--host', '127.0.0.1'], { cwd: dir });
+    const m = await cli.line(/^portico listening on (http:\/\/127\.0\.0\.1:\d+) /);
+    t.equal((await request(`${m[1]!}/ping`)).text, 'pong', args.join(' '));
+    cli.proc.kill('SIGTERM');
+    t.equal((await cli.exited).code, 0);
+  }
+  // A file that is not there is the usual one-line error, not a usage error.
+  const missing = await runCli(t, ['nope.yaml'], { cwd: dir });
+  t.same([missing.code, missing.stderr], [1, 'portico: nope.yaml: config file not found\n']);
 });
 
 t.test('start serves a function route with the handler output', async (t) => {
@@ -374,7 +391,11 @@ t.test('usage errors exit 2 with one line and a pointer to --help', async (t) =>
     [['--port'], '--port needs a value'],
     [['--port', 'http'], '--port must be a number from 0 to 65535, got "http"'],
     [['frob'], 'unknown command "frob"'],
-    [['gw.yaml'], 'unknown command "gw.yaml"; to start with a config file, use --config gw.yaml'],
+    [['start', 'a.yaml', 'b.yaml'], 'unexpected argument "b.yaml"'],
+    [
+      ['gw.yaml', '--config', 'other.yaml'],
+      'give the config file once: as an argument or with --config, not both',
+    ],
     [['validate', '--port', '1'], '--port applies only to "portico start"'],
     [['--workers', '0'], '--workers must be a number from 1 to 64, got "0"'],
     [['--workers', 'all'], '--workers must be a number from 1 to 64, got "all"'],
