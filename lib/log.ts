@@ -109,14 +109,12 @@ export class BatchedSink implements LineSink {
   #waiters: FlushCallback[] = [];
   /** The last write error, until a write succeeds again (sonic-boom retries on the next). */
   #failed: Error | null = null;
-  #lastError: string | null = null;
 
   /** `inner` must take Buffers (sonic-boom with `contentMode: 'buffer'`). */
   constructor(inner: BufferSink) {
     this.#inner = inner;
     inner.on('write', (bytes) => {
       this.#failed = null;
-      this.#lastError = null;
       this.#written += bytes;
       if (this.#written >= this.#handed) this.#settle(null);
     });
@@ -124,11 +122,9 @@ export class BatchedSink implements LineSink {
     // error would be thrown): say so on stderr (once until a write succeeds again), keep
     // serving, and let the next batch retry.
     inner.on('error', (err) => {
-      const code = (err as NodeJS.ErrnoException).code ?? err.message;
-      if (code !== this.#lastError) {
-        this.#lastError = code;
+      const code = errorCode(err);
+      if (this.#failed === null || errorCode(this.#failed) !== code)
         process.stderr.write(`portico: log lines could not be written: ${code}\n`);
-      }
       this.#failed = err;
       this.#settle(err);
     });
@@ -205,6 +201,10 @@ export class BatchedSink implements LineSink {
     this.#handed += chunk.length;
     this.#inner.write(chunk);
   }
+}
+
+function errorCode(err: Error): string {
+  return (err as NodeJS.ErrnoException).code ?? err.message;
 }
 
 /** A pino logger with string levels (`"level":"info"`), epoch-ms `time` and no pid/hostname. */
