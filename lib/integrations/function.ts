@@ -136,7 +136,10 @@ function send(rt: FunctionRuntime, ex: Exchange, response: LambdaResponse): void
   if (ex.route.cors !== null) headers = withoutCorsHeaders(headers);
   // RFC 9110 §8.6: no Content-Length on 204; 304 would describe the cached representation.
   const bodyless = statusCode === 204 || statusCode === 304;
-  if (!bodyless) headers.push('content-length', String(body.length));
+  if (!bodyless) {
+    const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+    headers.push('content-length', String(length));
+  }
   headers.push('apigw-requestid', ex.requestId);
   if (ex.responseHeaders !== null) headers.push(...ex.responseHeaders);
   try {

@@ -3,7 +3,8 @@
  * Identity fields are fixed local values computed once per integration; only the request
  * id and the deadline are per invocation.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { randomUuid } from '../request-id.ts';
 import type { LambdaEventV1, LambdaResultV1 } from './payload-v1.ts';
 import type { LambdaEventV2, LambdaResultV2 } from './payload-v2.ts';
 
@@ -97,7 +98,7 @@ export class InvocationContext implements LambdaContext {
     this.functionName = identity.functionName;
     this.invokedFunctionArn = identity.invokedFunctionArn;
     this.memoryLimitInMB = identity.memoryLimitInMB;
-    this.awsRequestId = randomUUID();
+    this.awsRequestId = randomUuid();
     this.logGroupName = identity.logGroupName;
     this.logStreamName = identity.logStreamName;
     this.#deadline = deadline;

@@ -1,9 +1,10 @@
 /**
  * Calling an in-process Lambda-style handler, shared by the function integration and the
  * function authorizer: the handler and its calling convention are resolved once, at deploy
- * time; per call, an Invocation arms the timeout and takes whichever completion comes first
+ * time; per call, an Invocation joins the handler's deadline list and takes whichever completion comes first
  * (returned promise, returned value, callback, legacy context method, timeout).
  */
+import { DeadlineList, type DeadlineEntry } from './deadlines.ts';
 import {
   InvocationContext,
   functionIdentity,
@@ -18,6 +19,8 @@ export interface LambdaFunction {
   /** AWS's rule: a handler declaring a third parameter completes through the callback. */
   readonly callbackStyle: boolean;
   readonly timeoutMs: number;
+  /** The pending calls, in deadline order, under one timer. */
+  readonly deadlines: DeadlineList;
   readonly identity: FunctionIdentity;
 }
 
@@ -31,6 +34,7 @@ export function lambdaFunction(
     handler: fn,
     callbackStyle: fn.length >= 3,
     timeoutMs,
+    deadlines: new DeadlineList(timeoutMs),
     identity: functionIdentity(name),
   };
 }
@@ -39,16 +43,20 @@ export function lambdaFunction(
  * One call of a handler. Subclasses say what completion means; this class guarantees it is
  * reported exactly once. Methods live on the prototype: no closures per call.
  */
-export abstract class Invocation implements InvocationSettler {
+export abstract class Invocation implements InvocationSettler, DeadlineEntry {
   readonly context: InvocationContext;
-  readonly #timer: NodeJS.Timeout;
-  readonly #timeoutMs: number;
+  readonly deadline: number;
+  /** Links of the handler's DeadlineList; only the list touches them. */
+  prevDue: DeadlineEntry | null = null;
+  nextDue: DeadlineEntry | null = null;
+  readonly #deadlines: DeadlineList;
   #settled = false;
 
   constructor(fn: LambdaFunction) {
-    this.#timeoutMs = fn.timeoutMs;
-    this.context = new InvocationContext(fn.identity, Date.now() + fn.timeoutMs, this);
-    this.#timer = setTimeout(Invocation.#expire, fn.timeoutMs, this);
+    this.#deadlines = fn.deadlines;
+    this.deadline = Date.now() + fn.timeoutMs;
+    this.context = new InvocationContext(fn.identity, this.deadline, this);
+    fn.deadlines.add(this);
   }
 
   /** The handler's result (a returned value, a resolved promise, a callback or context result). */
@@ -60,7 +68,7 @@ export abstract class Invocation implements InvocationSettler {
   settle(error: unknown, result: unknown): void {
     if (this.#settled) return;
     this.#settled = true;
-    clearTimeout(this.#timer);
+    this.#deadlines.remove(this);
     if (error !== null && error !== undefined) this.failed(error, false);
     else this.completed(result);
   }
@@ -69,14 +77,16 @@ export abstract class Invocation implements InvocationSettler {
   reject(reason: unknown): void {
     if (this.#settled) return;
     this.#settled = true;
-    clearTimeout(this.#timer);
+    this.#deadlines.remove(this);
     this.failed(reason, false);
   }
 
-  static #expire(this: void, inv: Invocation): void {
-    if (inv.#settled) return;
-    inv.#settled = true;
-    inv.failed(new Error(`handler did not complete within ${inv.#timeoutMs} ms`), true);
+  /** Called by the DeadlineList, which has already unlinked this call. */
+  expire(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    const ms = this.#deadlines.timeoutMs;
+    this.failed(new Error(`handler did not complete within ${ms} ms`), true);
   }
 }
 
@@ -91,7 +101,8 @@ export function invoke(fn: LambdaFunction, event: object, inv: Invocation): void
     inv.reject(err);
     return;
   }
-  if (isPromiseLike(out)) void awaitResult(inv, out);
+  // Native promises first: instanceof is cheaper than the duck-typed thenable check.
+  if (out instanceof Promise || isPromiseLike(out)) void awaitResult(inv, out);
   // AWS's runtime ignores a plain return value. Here a value is taken as the result (what
   // the author meant); undefined leaves it to context.succeed/done/fail or the timeout.
   else if (!fn.callbackStyle && out !== undefined) inv.settle(null, out);

@@ -24,6 +24,7 @@ import {
   putHeader,
   responseBody,
   responseHeaderName,
+  protocolOf,
   setOwn,
   splitQuery,
   stageVariables,
@@ -182,7 +183,7 @@ class PayloadV1 implements PayloadFormat<LambdaEventV1> {
         userArn: null,
       },
       path: ex.rawPath,
-      protocol: `HTTP/${req.httpVersion}`,
+      protocol: protocolOf(req.httpVersion),
       requestId: ex.requestId,
       requestTime: clfTime(ex.startTime),
       requestTimeEpoch: ex.startTime,
@@ -254,7 +255,7 @@ class PayloadV1 implements PayloadFormat<LambdaEventV1> {
       }
     }
     const body = responseBody(result.body, result.isBase64Encoded);
-    if (typeof body === 'string') return body;
+    if (body === null) return `body must be a string, got ${describe(result.body)}`;
     if (body.length > 0 && !hasHeader(out, 'content-type'))
       out.push('content-type', DEFAULT_CONTENT_TYPE);
     return { statusCode, headers: out, body };

@@ -15,16 +15,16 @@ import {
   domainName,
   domainPrefix,
   forwardedHeaders,
-  getOwn,
   hasHeader,
   headerValue,
   isPlainObject,
   isTextBody,
   isStatusCode,
+  joinOwn,
+  protocolOf,
   putHeader,
   responseBody,
   responseHeaderName,
-  setOwn,
   splitQuery,
   stageVariables,
   type LambdaResponse,
@@ -114,8 +114,7 @@ class PayloadV2 implements PayloadFormat<LambdaEventV2> {
         cookies = splitCookies(value, cookies);
         continue;
       }
-      const prev = getOwn(headers, name);
-      setOwn(headers, name, prev === undefined ? value : `${prev},${value}`);
+      joinOwn(headers, name, value);
     }
     const fwd = forwardedHeaders(ex);
     for (let i = 0; i < fwd.length; i += 2) headers[fwd[i]!] = fwd[i + 1]!;
@@ -136,7 +135,7 @@ class PayloadV2 implements PayloadFormat<LambdaEventV2> {
         http: {
           method: req.method!,
           path: ex.rawPath,
-          protocol: `HTTP/${req.httpVersion}`,
+          protocol: protocolOf(req.httpVersion),
           sourceIp: fwd[1],
           userAgent: req.headers['user-agent'] ?? '',
         },
@@ -157,9 +156,7 @@ class PayloadV2 implements PayloadFormat<LambdaEventV2> {
       if (pairs.length > 0) {
         const query: Record<string, string> = {};
         for (let i = 0; i < pairs.length; i += 2) {
-          const key = pairs[i]!;
-          const prev = getOwn(query, key);
-          setOwn(query, key, prev === undefined ? pairs[i + 1]! : `${prev},${pairs[i + 1]!}`);
+          joinOwn(query, pairs[i]!, pairs[i + 1]!);
         }
         event.queryStringParameters = query;
       }
@@ -207,7 +204,7 @@ class PayloadV2 implements PayloadFormat<LambdaEventV2> {
       }
     }
     const body = responseBody(result.body, result.isBase64Encoded);
-    if (typeof body === 'string') return body;
+    if (body === null) return `body must be a string, got ${describe(result.body)}`;
     if (body.length > 0 && !hasHeader(out, 'content-type'))
       out.push('content-type', DEFAULT_CONTENT_TYPE);
     return { statusCode, headers: out, body };
@@ -232,7 +229,7 @@ function inferred(result: unknown): LambdaResponse | string {
   return {
     statusCode: 200,
     headers: ['content-type', 'application/json'],
-    body: Buffer.from(text),
+    body: text,
   };
 }
 

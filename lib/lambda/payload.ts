@@ -15,7 +15,11 @@ export interface LambdaResponse {
    * A fresh array per result: the sender appends its own headers to it.
    */
   readonly headers: string[];
-  readonly body: Buffer;
+  /**
+   * Text stays a string: Node then writes the head and body as one string, which costs less
+   * than encoding a Buffer first. A base64 body arrives decoded, as a Buffer.
+   */
+  readonly body: string | Buffer;
 }
 
 export interface PayloadFormat<TEvent extends object = object> {
@@ -49,9 +53,19 @@ export function setOwn<T>(map: Record<string, T>, name: string, value: T): void 
   }
 }
 
+/** Adds a value under `name`, joining a repeated name with a comma (own properties only). */
+export function joinOwn(map: Record<string, string>, name: string, value: string): void {
+  const prev = map[name];
+  if (prev === undefined) setOwn(map, name, value);
+  else if (Object.hasOwn(map, name)) map[name] = `${prev},${value}`;
+  else setOwn(map, name, value); // a name Object.prototype has, e.g. `constructor`
+}
+
 /** Reads an own property only: `constructor` or `toString` must not find Object.prototype's. */
 export function getOwn<T>(map: Record<string, T>, name: string): T | undefined {
-  return Object.hasOwn(map, name) ? map[name] : undefined;
+  const value = map[name];
+  // Most lookups miss: only a hit needs the own-property check.
+  return value === undefined || Object.hasOwn(map, name) ? value : undefined;
 }
 
 /**
@@ -135,6 +149,15 @@ export function sourceIp(ex: Exchange): string {
  * The X-Forwarded-* headers AWS adds to every proxied request. Client-sent values are
  * replaced, as the http integration does, so the function sees the real peer.
  */
+/** `HTTP/1.1`, without building the string for the usual versions. */
+export function protocolOf(httpVersion: string): string {
+  return httpVersion === '1.1'
+    ? 'HTTP/1.1'
+    : httpVersion === '1.0'
+      ? 'HTTP/1.0'
+      : `HTTP/${httpVersion}`;
+}
+
 export function forwardedHeaders(ex: Exchange): [string, string, string, string, string, string] {
   const socket = ex.req.socket as typeof ex.req.socket & { encrypted?: boolean };
   return [
@@ -207,14 +230,15 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** `body` of an explicit response: a string (base64 when flagged), or absent/null for none. */
-export function responseBody(body: unknown, isBase64Encoded: unknown): Buffer | string {
-  if (body === undefined || body === null) return EMPTY;
-  if (typeof body !== 'string') return `body must be a string, got ${describe(body)}`;
-  return Buffer.from(body, isBase64Encoded === true ? 'base64' : 'utf8');
+/**
+ * `body` of an explicit response: text as is, base64 decoded when flagged, '' when absent
+ * or null; null when it is not a string (the caller reports it).
+ */
+export function responseBody(body: unknown, isBase64Encoded: unknown): string | Buffer | null {
+  if (body === undefined || body === null) return '';
+  if (typeof body !== 'string') return null;
+  return isBase64Encoded === true ? Buffer.from(body, 'base64') : body;
 }
-
-const EMPTY = Buffer.alloc(0);
 
 /**
  * AWS HTTP APIs answer `text/plain; charset=utf-8` when an explicit response has a body

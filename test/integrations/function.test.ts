@@ -461,6 +461,7 @@ t.test('payload 2.0 responses', async (t) => {
     'GET /object': { handler: './results.mjs#object' },
     'GET /nothing': { handler: './results.mjs#nothing' },
     'GET /array': { handler: './results.mjs#array' },
+    'GET /unicode': { handler: './results.mjs#unicode' },
     'GET /cookies': { handler: './results.mjs#cookies' },
     'GET /binary': { handler: './results.mjs#binary' },
     'ANY /hop': { handler: './results.mjs#hopByHop' },
@@ -502,6 +503,13 @@ t.test('payload 2.0 responses', async (t) => {
       t.equal(res.text, 'created');
     },
   );
+
+  await t.test('a multi-byte text body is sent as UTF-8, its length in bytes', async (t) => {
+    const res = await request(`${gw.url}/unicode`);
+    t.equal(res.text, 'grüße ☃ 🚀');
+    t.equal(res.headers['content-length'], String(Buffer.byteLength('grüße ☃ 🚀')));
+    t.equal(res.headers['content-length'], '16');
+  });
 
   await t.test('isBase64Encoded bodies are sent as bytes', async (t) => {
     const res = await request(`${gw.url}/binary`);
