@@ -24,15 +24,25 @@ function cacheDir(): string | null {
 
 let schemaHash: string | null = null;
 
+/**
+ * Where the schema module is, seen from this code: next to it (source, or dist/lib/config
+ * built by tsc), or, from the CLI bundle in dist/bin, in dist/lib/config.
+ */
+const SCHEMA_MODULES = import.meta.url.endsWith('.ts')
+  ? ['./schema.ts']
+  : ['./schema.js', '../lib/config/schema.js'];
+
 /** What validation depends on besides the text: the schema module itself (source or built). */
 function schemaFingerprint(): string {
   if (schemaHash === null) {
-    const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-    let source = '';
-    try {
-      source = readFileSync(new URL(`./schema${ext}`, import.meta.url), 'utf8');
-    } catch {
-      source = String(Math.random()); // unreadable: never hit
+    let source = String(Math.random()); // unreadable: never hit
+    for (const candidate of SCHEMA_MODULES) {
+      try {
+        source = readFileSync(new URL(candidate, import.meta.url), 'utf8');
+        break;
+      } catch {
+        // Not in this layout: try the next.
+      }
     }
     schemaHash = createHash('sha256').update(source).digest('hex');
   }

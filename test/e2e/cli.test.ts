@@ -126,7 +126,14 @@ t.test('start serves a config on --port 0 and stops cleanly on SIGTERM', async (
 
 t.test('start-up loads only what the config uses', async (t) => {
   // A mock-only config: no TLS, no upstream, no access log, no metrics, no JWT.
-  const dir = t.testdir({ 'gw.yaml': MOCK_CONFIG });
+  const dir = t.testdir({
+    'gw.yaml': MOCK_CONFIG,
+    'http.yaml': `integrations:
+  up: { type: http, url: 'http://127.0.0.1:9' }
+routes:
+  ANY /{proxy+}: { integration: up }
+`,
+  });
   const preload = join(ROOT, 'test/fixtures/report-modules.mjs');
   const { cli } = await startCli(t, join(dir, 'gw.yaml'), { nodeArgs: ['--import', preload] });
   const m = await cli.lineAfter(/^modules: (.*)$/, 0, 'stderr');
@@ -141,7 +148,14 @@ t.test('start-up loads only what the config uses', async (t) => {
     [],
     'no upstream client, JWT, logger or metrics packages',
   );
-  t.ok(packages.includes('find-my-way'), 'the router is loaded (the check sees packages)');
+  // The control: the same check on a config with an http route sees undici. (The router's
+  // packages are bundled into the CLI, so they are no signal.)
+  const http = await startCli(t, join(dir, 'http.yaml'), { nodeArgs: ['--import', preload] });
+  const m2 = await http.cli.lineAfter(/^modules: (.*)$/, 0, 'stderr');
+  t.ok(
+    (JSON.parse(m2[1]!) as { packages: string[] }).packages.includes('undici'),
+    'an http route loads undici (the check sees packages)',
+  );
 });
 
 t.test('the config file can be given as an argument: start FILE, or FILE alone', async (t) => {
