@@ -12,11 +12,14 @@ import { clientAddress, normalizeIp } from './trust-proxy.ts';
 export function clientIp(ex: Exchange): string {
   let ip = ex.clientIp;
   if (ip === null) {
-    const xff = ex.req.headers['x-forwarded-for'];
+    const trust = ex.stage.trustProxy;
+    // Without trustProxy the header is never used: not reading it spares Node building
+    // req.headers (it is made on first access) for routes that need nothing else from it.
+    const xff = trust === null ? undefined : ex.req.headers['x-forwarded-for'];
     ip = ex.clientIp = clientAddress(
       ex.req.socket.remoteAddress ?? '',
       typeof xff === 'string' ? xff : undefined,
-      ex.stage.trustProxy,
+      trust,
     );
   }
   return ip;

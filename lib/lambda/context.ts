@@ -4,7 +4,7 @@
  * id and the deadline are per invocation.
  */
 import { randomBytes } from 'node:crypto';
-import { randomUuid } from '../request-id.ts';
+import { randomUuid } from './aws-request-id.ts';
 import type { LambdaEventV1, LambdaResultV1 } from './payload-v1.ts';
 import type { LambdaEventV2, LambdaResultV2 } from './payload-v2.ts';
 
@@ -106,7 +106,8 @@ export class InvocationContext implements LambdaContext {
   }
 
   getRemainingTimeInMillis(): number {
-    return Math.max(0, this.#deadline - Date.now());
+    // AWS's runtime answers whole milliseconds.
+    return Math.max(0, Math.floor(this.#deadline - performance.now()));
   }
 
   done(error?: unknown, result?: unknown): void {

@@ -12,7 +12,11 @@
 
 /** A call under a deadline; the list owns the link fields. */
 export interface DeadlineEntry {
-  /** Epoch milliseconds (`Date.now()` clock), also what getRemainingTimeInMillis counts to. */
+  /**
+   * `performance.now()` milliseconds, also what getRemainingTimeInMillis counts to. A
+   * monotonic clock: with wall-clock deadlines, a clock set back would leave later calls
+   * with earlier deadlines behind the head, and the list would no longer be in order.
+   */
   readonly deadline: number;
   prevDue: DeadlineEntry | null;
   nextDue: DeadlineEntry | null;
@@ -60,7 +64,7 @@ export class DeadlineList {
 
   static #fire(this: void, list: DeadlineList): void {
     list.#timer = null;
-    const now = Date.now();
+    const now = performance.now();
     let head = list.#head;
     while (head !== null && head.deadline <= now) {
       list.remove(head);
@@ -68,6 +72,7 @@ export class DeadlineList {
       head = list.#head;
     }
     // Re-armed from the list as it is now: expire() may have settled or added entries.
-    if (head !== null && list.#timer === null) list.#arm(Math.max(1, head.deadline - now));
+    if (head !== null && list.#timer === null)
+      list.#arm(Math.max(1, Math.ceil(head.deadline - now)));
   }
 }

@@ -54,7 +54,7 @@ export abstract class Invocation implements InvocationSettler, DeadlineEntry {
 
   constructor(fn: LambdaFunction) {
     this.#deadlines = fn.deadlines;
-    this.deadline = Date.now() + fn.timeoutMs;
+    this.deadline = performance.now() + fn.timeoutMs;
     this.context = new InvocationContext(fn.identity, this.deadline, this);
     fn.deadlines.add(this);
   }

@@ -135,12 +135,28 @@ routes:
 `,
   });
   const preload = join(ROOT, 'test/fixtures/report-modules.mjs');
-  const { cli } = await startCli(t, join(dir, 'gw.yaml'), { nodeArgs: ['--import', preload] });
+  const { cli } = await startCli(t, join(dir, 'gw.yaml'), {
+    nodeArgs: ['--import', preload],
+    untracked: true,
+  });
   const m = await cli.lineAfter(/^modules: (.*)$/, 0, 'stderr');
   const { builtins, packages } = JSON.parse(m[1]!) as { builtins: string[]; packages: string[] };
-  // lib/tls.ts is what imports node:https. (node:tls itself is no signal: Node 24's own
-  // node:http loads it, with its bundled undici.)
-  t.same(builtins, [], 'node:https is not loaded without a tls key');
+  // The same report from a bare node:http server: what Node itself loads (Node 24's own
+  // node:http loads node:crypto and node:tls, with its bundled undici).
+  const bare = spawnCli(t, [], {
+    script: join(ROOT, 'dist/bench/bare.js'),
+    nodeArgs: ['--import', preload],
+    untracked: true,
+  });
+  const b = await bare.lineAfter(/^modules: (.*)$/, 0, 'stderr');
+  const node = (JSON.parse(b[1]!) as { builtins: string[] }).builtins;
+  // lib/tls.ts is what imports node:https; node:crypto loads after listening, for the file
+  // watcher's content hashes.
+  t.same(
+    builtins.filter((x) => !node.includes(x)),
+    [],
+    'neither node:https (no tls key) nor node:crypto is loaded, beyond what node:http loads',
+  );
   // (zod and yaml load when the config is not in the validated-config cache yet.)
   const optional = ['undici', 'jose', 'pino', 'sonic-boom', 'prom-client', 'p-limit'];
   t.same(
@@ -150,7 +166,10 @@ routes:
   );
   // The control: the same check on a config with an http route sees undici. (The router's
   // packages are bundled into the CLI, so they are no signal.)
-  const http = await startCli(t, join(dir, 'http.yaml'), { nodeArgs: ['--import', preload] });
+  const http = await startCli(t, join(dir, 'http.yaml'), {
+    nodeArgs: ['--import', preload],
+    untracked: true,
+  });
   const m2 = await http.cli.lineAfter(/^modules: (.*)$/, 0, 'stderr');
   t.ok(
     (JSON.parse(m2[1]!) as { packages: string[] }).packages.includes('undici'),

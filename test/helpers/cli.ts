@@ -40,6 +40,12 @@ export interface SpawnOptions {
   readonly script?: string;
   /** More command-line arguments (startCli only), e.g. ['--workers', '2']. */
   readonly args?: readonly string[];
+  /**
+   * Start Node through `env -u NODE_OPTIONS`: tap's process tracking injects NODE_OPTIONS
+   * (and with it node:crypto and a few packages) into every child, whatever env it is given,
+   * which checks on what start-up loads must not see. The child then has no coverage.
+   */
+  readonly untracked?: boolean;
 }
 
 /** A running `portico` process: its output so far, and waits on lines and exit (no sleeps). */
@@ -57,9 +63,10 @@ export class Cli {
   }[] = [];
 
   constructor(args: readonly string[], options: SpawnOptions = {}) {
+    const node = [process.execPath, ...(options.nodeArgs ?? []), options.script ?? BIN, ...args];
     this.proc = spawn(
-      process.execPath,
-      [...(options.nodeArgs ?? []), options.script ?? BIN, ...args],
+      options.untracked === true ? 'env' : node[0]!,
+      options.untracked === true ? ['-u', 'NODE_OPTIONS', ...node] : node.slice(1),
       {
         cwd: options.cwd ?? ROOT,
         env: userEnv(options.env),

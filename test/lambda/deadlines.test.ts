@@ -25,7 +25,7 @@ class Entry implements DeadlineEntry {
 
   expire(): void {
     t.equal(this.expiredAt, -1, `${this.name} expires once`);
-    this.expiredAt = Date.now();
+    this.expiredAt = performance.now();
     this.events.emit('expired', this);
   }
 }
@@ -35,7 +35,7 @@ t.test('entries expire in order, not before their deadline; removed ones never',
   const list = new DeadlineList(20);
   const expired: string[] = [];
   events.on('expired', (e: Entry) => expired.push(e.name));
-  const now = Date.now();
+  const now = performance.now();
   const a = new Entry('a', now + 20, events);
   const b = new Entry('b', now + 20, events);
   const c = new Entry('c', now + 20, events);
@@ -58,7 +58,7 @@ t.test('entries expire in order, not before their deadline; removed ones never',
 t.test('removing the head, the tail or the only entry keeps the list consistent', async (t) => {
   const events = new EventEmitter();
   const list = new DeadlineList(10);
-  const now = Date.now();
+  const now = performance.now();
   const [a, b, c] = ['a', 'b', 'c'].map((n) => new Entry(n, now + 10, events)) as [
     Entry,
     Entry,
@@ -71,7 +71,7 @@ t.test('removing the head, the tail or the only entry keeps the list consistent'
   list.remove(c); // tail
   list.remove(b); // only
   // The list is empty now; a new entry must still be reached by the timer.
-  const e = new Entry('e', Date.now() + 10, events);
+  const e = new Entry('e', performance.now() + 10, events);
   list.add(e);
   const [first] = (await once(events, 'expired')) as [Entry];
   t.equal(first, e, 'only the entry still listed expires');
@@ -85,7 +85,7 @@ t.test('after the list drains, the next entry arms the timer again', async (t) =
   const events = new EventEmitter();
   const list = new DeadlineList(5);
   for (const name of ['first', 'second']) {
-    const entry = new Entry(name, Date.now() + 5, events);
+    const entry = new Entry(name, performance.now() + 5, events);
     list.add(entry);
     const [got] = (await once(events, 'expired')) as [Entry];
     t.equal(got.name, name);
@@ -96,10 +96,10 @@ t.test('an entry added from expire() is timed too', async (t) => {
   const events = new EventEmitter();
   const list = new DeadlineList(5);
   const chained = new Entry('chained', 0, events);
-  const first = new Entry('first', Date.now() + 5, events);
+  const first = new Entry('first', performance.now() + 5, events);
   first.expire = function (this: Entry) {
     Entry.prototype.expire.call(this);
-    (chained as { deadline: number }).deadline = Date.now() + 5;
+    (chained as { deadline: number }).deadline = performance.now() + 5;
     list.add(chained);
   };
   list.add(first);
