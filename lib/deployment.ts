@@ -3,6 +3,7 @@
  * per stage whose entries hold each route's ready-to-run chain. Building one does all the
  * work a request would otherwise repeat (templates, handler imports, header lists).
  */
+import { randomBytes } from 'node:crypto';
 import { ConfigError, type ConfigIssue } from './errors.ts';
 import type { CorsConfig, GatewayConfig, IntegrationConfig } from './config/schema.ts';
 import { formatPath } from './config/path.ts';
@@ -224,10 +225,7 @@ export async function createDeployment(
   const defaultStage = stages.get('$default') ?? null;
   stages.delete('$default');
   const createdAt = new Date();
-  // An identifier, not a secret: Math.random keeps node:crypto out of start-up.
-  const id = `d-${(++sequence).toString(36)}${Math.floor(Math.random() * 0x1000000)
-    .toString(16)
-    .padStart(6, '0')}`;
+  const id = `d-${(++sequence).toString(36)}${randomBytes(3).toString('hex')}`;
   return {
     id,
     createdAt,

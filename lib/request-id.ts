@@ -1,19 +1,12 @@
 /**
  * `apigw-requestid` values: 16 characters like AWS's (e.g. "Jq3CkhGcPHcEMKw="), unique per
- * process: a random per-process prefix plus a counter, so no CSPRNG call per request.
- * Identifiers, not secrets: the prefix comes from Math.random (seeded by V8 from the OS),
- * which keeps node:crypto out of start-up.
+ * process. A random per-process prefix plus a counter avoids calling the CSPRNG per request.
  */
+import { randomBytes } from 'node:crypto';
+
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-
-function randomDigits(count: number): string {
-  let out = '';
-  for (let i = 0; i < count; i++) out += ALPHABET[Math.floor(Math.random() * 64)]!;
-  return out;
-}
-
-const PREFIX = randomDigits(8);
-let counter = Math.floor(Math.random() * 0x40000000);
+const PREFIX = randomBytes(6).toString('base64').slice(0, 8);
+let counter = randomBytes(4).readUInt32BE(0) & 0x3fffffff;
 
 export function nextRequestId(): string {
   counter = (counter + 1) & 0x3fffffff; // 30 bits: five base64 digits

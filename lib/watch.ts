@@ -6,10 +6,10 @@
  * of saves across files yields one callback; the callback runs only when some file's content
  * actually changed (a touch or a save without edits is ignored).
  */
+import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { contentHash } from './content-hash.ts';
 
 export interface FileWatcherOptions {
   /** Quiet time after the last event before `onChange` runs. Default 100 ms. */
@@ -23,7 +23,9 @@ export interface FileWatcherOptions {
 /** Content fingerprint; '' for a missing or unreadable file. */
 async function fingerprint(file: string): Promise<string> {
   try {
-    return await contentHash(await readFile(file));
+    return createHash('sha256')
+      .update(await readFile(file))
+      .digest('base64url');
   } catch {
     return '';
   }

@@ -4,12 +4,8 @@
  * of the schema module and the text. It exists for start-up time: zod and the YAML parser
  * cost ~150 ms to load on Node 20, more than the rest of the gateway. A schema change or any
  * edit to the file misses; `PORTICO_CACHE=off` disables it. Failures are never fatal.
- *
- * Entries are named by a fast 64-bit hash, not SHA-256: node:crypto would cost ~7 ms of
- * start-up on Node 20. A name is only where to look; an entry holds the exact text and the
- * schema fingerprint it was validated against, and a read compares both, so a collision is
- * a miss, never a wrong config.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -48,46 +44,25 @@ function schemaFingerprint(): string {
         // Not in this layout: try the next.
       }
     }
-    // The length too: two schema versions would have to collide at the same size.
-    schemaHash = `${hash64(source)}-${source.length}`;
+    schemaHash = createHash('sha256').update(source).digest('hex');
   }
   return schemaHash;
 }
 
-/**
- * FNV-1a over UTF-16 code units in two 32-bit lanes with different primes: 16 hex digits.
- * Not cryptographic (see the header: entries are verified on read).
- */
-function hash64(text: string): string {
-  let a = 0x811c9dc5;
-  let b = 0x050c5d1f;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x5bd1e995);
-  }
-  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
-}
-
-/** What an entry file holds. */
-interface CacheEntry {
-  readonly schema: string;
-  readonly text: string;
-  readonly config: GatewayConfig;
-}
-
 function entryPath(dir: string, text: string): string {
-  return join(dir, `${hash64(`${schemaFingerprint()}\0${text}`)}.json`);
+  const key = createHash('sha256')
+    .update(schemaFingerprint())
+    .update('\0')
+    .update(text)
+    .digest('hex');
+  return join(dir, `${key}.json`);
 }
 
 export async function readValidatedConfig(text: string): Promise<GatewayConfig | null> {
   const dir = cacheDir();
   if (dir === null) return null;
   try {
-    const entry = JSON.parse(await readFile(entryPath(dir, text), 'utf8')) as Partial<CacheEntry>;
-    // Anything else (another text or schema under the same name, an older format) is a miss.
-    if (entry.text !== text || entry.schema !== schemaFingerprint()) return null;
-    return entry.config ?? null;
+    return JSON.parse(await readFile(entryPath(dir, text), 'utf8')) as GatewayConfig;
   } catch {
     return null;
   }
@@ -100,8 +75,7 @@ export async function writeValidatedConfig(text: string, config: GatewayConfig):
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const target = entryPath(dir, text);
     const tmp = `${target}.${process.pid}.tmp`;
-    const entry: CacheEntry = { schema: schemaFingerprint(), text, config };
-    await writeFile(tmp, JSON.stringify(entry), { mode: 0o600 });
+    await writeFile(tmp, JSON.stringify(config), { mode: 0o600 });
     await rename(tmp, target);
     await prune(dir);
   } catch {

@@ -4,12 +4,12 @@
  * ConfigError at the config key that named it (`integrations.<name>.handler`, or an
  * authorizer's) with a one-line reason, never a stack.
  */
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { formatPath } from '../config/path.ts';
-import { contentHash } from '../content-hash.ts';
 import { ConfigError } from '../errors.ts';
 import type { FunctionHandler } from './context.ts';
 
@@ -120,7 +120,7 @@ export function loadedVersion(spec: string, baseDir: string): string | undefined
  * the ESM loader consults whatever the query, so its entry is dropped when the content changed.
  */
 async function contentVersion(absolutePath: string): Promise<string> {
-  const version = await moduleVersion(absolutePath);
+  const version = hashContent(await readFile(absolutePath));
   const previous = loadedVersions.get(absolutePath);
   if (previous !== undefined && previous !== version && cjsCache[absolutePath] !== undefined) {
     delete cjsCache[absolutePath];
@@ -130,8 +130,8 @@ async function contentVersion(absolutePath: string): Promise<string> {
   return version;
 }
 
-async function moduleVersion(absolutePath: string): Promise<string> {
-  return (await contentHash(await readFile(absolutePath))).slice(0, 16);
+function hashContent(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('base64url').slice(0, 16);
 }
 
 /** The content hash of `spec`'s module file as it is now, or undefined if unreadable. */
@@ -139,7 +139,7 @@ export async function currentVersion(spec: string, baseDir: string): Promise<str
   const parsed = parseHandlerSpec(spec, baseDir);
   if (typeof parsed === 'string') return undefined;
   try {
-    return await moduleVersion(parsed.absolutePath);
+    return hashContent(await readFile(parsed.absolutePath));
   } catch {
     return undefined;
   }

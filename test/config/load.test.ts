@@ -172,12 +172,10 @@ t.test(
     t.same(second.config, first.config, 'a hit gives the same validated config');
     // Prove the hit came from the cache: an entry that says otherwise is believed.
     const entry = join(cache, entries[0]!);
-    const stored = readFileSync(entry, 'utf8');
-    const forged = JSON.parse(stored) as {
-      text: string;
-      config: { integrations: { m: { body: string } } };
+    const forged = JSON.parse(readFileSync(entry, 'utf8')) as {
+      integrations: { m: { body: string } };
     };
-    forged.config.integrations.m.body = 'from-cache';
+    forged.integrations.m.body = 'from-cache';
     writeFileSync(entry, JSON.stringify(forged));
     t.equal((await loadConfigFile(file)).config.integrations.m?.type, 'mock');
     t.same((await loadConfigFile(file)).config.integrations.m, {
@@ -185,19 +183,6 @@ t.test(
       statusCode: 200,
       body: 'from-cache',
     });
-    // Entries are named by a non-cryptographic hash: one made from another text (a
-    // collision) or in an older format is a miss, and the file is validated again.
-    for (const other of [
-      { ...forged, text: `${forged.text} ` },
-      forged.config, // the format before the entry held its text
-    ]) {
-      writeFileSync(entry, JSON.stringify(other));
-      t.same((await loadConfigFile(file)).config.integrations.m, {
-        type: 'mock',
-        statusCode: 200,
-        body: 'one',
-      });
-    }
     // Any edit misses; an invalid file is never cached and still reports its position.
     writeFileSync(
       file,

@@ -150,12 +150,11 @@ routes:
   });
   const b = await bare.lineAfter(/^modules: (.*)$/, 0, 'stderr');
   const node = (JSON.parse(b[1]!) as { builtins: string[] }).builtins;
-  // lib/tls.ts is what imports node:https; node:crypto loads after listening, for the file
-  // watcher's content hashes.
+  // lib/tls.ts is what imports node:https.
   t.same(
     builtins.filter((x) => !node.includes(x)),
     [],
-    'neither node:https (no tls key) nor node:crypto is loaded, beyond what node:http loads',
+    'node:https is not loaded without a tls key (beyond what node:http loads)',
   );
   // (zod and yaml load when the config is not in the validated-config cache yet.)
   const optional = ['undici', 'jose', 'pino', 'sonic-boom', 'prom-client', 'p-limit'];
