@@ -287,23 +287,7 @@ async function start(
     );
   }
   await autoDeploy.start();
-  await keepYoungGenerationSmall();
   return stopped;
-}
-
-/**
- * V8 doubles the young generation under load, up to 2 × 16 MiB of semi-space on 64-bit, and
- * it stays there. Keeping it at its initial size cut the RSS after load of an http route
- * from ~102 to ~89 MB, with no measurable CPU cost per request (paired runs, http and
- * function routes): a gateway's per-request garbage dies young either way. Done after
- * listening, because loading node:v8 takes ~4 ms. A V8 flag on the command line or in
- * NODE_OPTIONS that sizes the young generation takes precedence.
- */
-async function keepYoungGenerationSmall(): Promise<void> {
-  const given = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].join(' ');
-  if (/semi[-_]space/.test(given)) return;
-  const v8 = await import('node:v8');
-  v8.setFlagsFromString('--semi-space-growth-factor=1');
 }
 
 /** A worker's auto-deploy outcome line, naming the worker; the start-up "watching" line would repeat per worker. */
