@@ -315,11 +315,14 @@ function waitForStopSignal(close: () => Promise<void>, worker: WorkerLink | null
         process.exit(128 + (osConstants.signals[signal] ?? 0));
       }
       stopping = true;
+      // Close first (the listener stops accepting synchronously), then say so: a client that
+      // reads the line and connects is refused, not accepted into the backlog and reset.
+      const closed = close();
       say(
         process.stdout,
         `portico: ${signal}, draining in-flight requests (send it again to exit now)\n`,
       );
-      close().then(
+      closed.then(
         () => {
           process.off('SIGTERM', onSignal);
           process.off('SIGINT', onSignal);

@@ -1,8 +1,9 @@
 /**
  * Calling an in-process Lambda-style handler, shared by the function integration and the
  * function authorizer: the handler and its calling convention are resolved once, at deploy
- * time; per call, an Invocation joins the handler's deadline list and takes whichever completion comes first
- * (returned promise, returned value, callback, legacy context method, timeout).
+ * time; per call, an Invocation joins the handler's deadline list and takes whichever
+ * completion comes first (returned promise, returned value, callback, legacy context
+ * method, timeout).
  */
 import { DeadlineList, type DeadlineEntry } from './deadlines.ts';
 import {

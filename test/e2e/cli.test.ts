@@ -142,7 +142,7 @@ routes:
   const m = await cli.lineAfter(/^modules: (.*)$/, 0, 'stderr');
   const { builtins, packages } = JSON.parse(m[1]!) as { builtins: string[]; packages: string[] };
   // The same report from a bare node:http server: what Node itself loads (Node 24's own
-  // node:http loads node:crypto and node:tls, with its bundled undici).
+  // node:http loads more than Node 20's, with its bundled undici).
   const bare = spawnCli(t, [], {
     script: join(ROOT, 'dist/bench/bare.js'),
     nodeArgs: ['--import', preload],
