@@ -16,7 +16,7 @@
  *
  * Cache decisions read time from the injected `now()`, so tests can step the clock.
  */
-import { createLocalJWKSet, type JWSHeaderParameters, type CryptoKey } from 'jose';
+import type { createLocalJWKSet, JWSHeaderParameters, CryptoKey } from 'jose';
 import type { Logger } from '../log.ts';
 
 /** Keys older than this are refreshed in the background (jose's default cache age). */
@@ -52,6 +52,8 @@ export interface RemoteKeySetOptions {
   readonly logger: Logger;
   /** Milliseconds since the epoch. */
   readonly now: () => number;
+  /** jose's, from the caller, which has jose loaded (it is imported on demand: see jwt.ts). */
+  readonly createLocalJWKSet: typeof createLocalJWKSet;
 }
 
 interface LoadedKeys {
@@ -131,7 +133,7 @@ export class RemoteKeySet {
       }
       url = this.#jwksUri;
       const jwks = await this.#getJson(url);
-      const select = createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0]);
+      const select = this.#opts.createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0]);
       const kids = new Set<string>();
       for (const k of (jwks as { keys: { kid?: unknown }[] }).keys)
         if (typeof k.kid === 'string' && k.kid !== '') kids.add(k.kid);

@@ -20,15 +20,8 @@
  * is never logged.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import {
-  decodeProtectedHeader,
-  errors,
-  jwtVerify,
-  type JWSHeaderParameters,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-  type JWTVerifyOptions,
-} from 'jose';
+import type * as Jose from 'jose';
+import type { JWSHeaderParameters, JWTPayload, JWTVerifyGetKey, JWTVerifyOptions } from 'jose';
 import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS } from './jwt-algorithms.ts';
 import { UpstreamHeaderMap } from './upstream-headers.ts';
 import type { AuthorizerConfig } from '../config/schema.ts';
@@ -39,6 +32,13 @@ import type { Logger } from '../log.ts';
 import type { AuthResult, Authorizer, AuthorizerDeps } from './authorizer.ts';
 import { compileIdentitySource, type IdentitySourceReader } from './identity-source.ts';
 import { KeyLookupError, RemoteKeySet } from './jwks.ts';
+
+/**
+ * jose, set by the first createJwtAuthorizer(), so it is there before any authorizer runs.
+ * jose is only an ES module: a static import would become `require('jose')` in the bundled
+ * (CommonJS) CLI, which Node before 20.19 refuses.
+ */
+let jose: typeof Jose;
 
 export type JwtAuthorizerConfig = Extract<AuthorizerConfig, { type: 'jwt' }>;
 
@@ -53,6 +53,7 @@ export async function createJwtAuthorizer(
   cfg: JwtAuthorizerConfig,
   deps: AuthorizerDeps,
 ): Promise<Authorizer> {
+  jose ??= await import('jose');
   const issues: ConfigIssue[] = [];
   const issue = (path: readonly (string | number)[], message: string): void =>
     void issues.push({ path: formatPath(['authorizers', name, ...path]), message });
@@ -122,6 +123,7 @@ export async function createJwtAuthorizer(
           timeoutMs: cfg.fetchTimeoutMs,
           logger: deps.logger,
           now,
+          createLocalJWKSet: jose.createLocalJWKSet,
         })
       : null;
   return new JwtAuthorizer({
@@ -232,7 +234,7 @@ class JwtAuthorizer implements Authorizer {
     if (!COMPACT_JWS.test(token)) return MALFORMED;
     let header: JWSHeaderParameters;
     try {
-      header = decodeProtectedHeader(token);
+      header = jose.decodeProtectedHeader(token);
     } catch {
       return MALFORMED;
     }
@@ -251,7 +253,7 @@ class JwtAuthorizer implements Authorizer {
     let claims: JWTPayload;
     try {
       const options = { ...this.#options, currentDate: new Date(now) };
-      ({ payload: claims } = await jwtVerify(token, this.#key as JWTVerifyGetKey, options));
+      ({ payload: claims } = await jose.jwtVerify(token, this.#key as JWTVerifyGetKey, options));
     } catch (err) {
       return this.#failure(err);
     }
@@ -303,8 +305,8 @@ class JwtAuthorizer implements Authorizer {
   #failure(err: unknown): AuthResult {
     if (err instanceof KeyLookupError)
       return err.reason === 'unknown-kid' ? UNKNOWN_KID : KEYS_UNAVAILABLE;
-    if (err instanceof errors.JWTExpired) return EXPIRED;
-    if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err instanceof jose.errors.JWTExpired) return EXPIRED;
+    if (err instanceof jose.errors.JWTClaimValidationFailed) {
       switch (err.claim) {
         case 'iss':
           return ISSUER;
@@ -316,11 +318,15 @@ class JwtAuthorizer implements Authorizer {
           return MALFORMED;
       }
     }
-    if (err instanceof errors.JWSSignatureVerificationFailed) return SIGNATURE;
-    if (err instanceof errors.JOSEAlgNotAllowed) return ALGORITHM;
-    if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys)
+    if (err instanceof jose.errors.JWSSignatureVerificationFailed) return SIGNATURE;
+    if (err instanceof jose.errors.JOSEAlgNotAllowed) return ALGORITHM;
+    if (
+      err instanceof jose.errors.JWKSNoMatchingKey ||
+      err instanceof jose.errors.JWKSMultipleMatchingKeys
+    )
       return NO_MATCHING_KEY;
-    if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid) return MALFORMED;
+    if (err instanceof jose.errors.JWSInvalid || err instanceof jose.errors.JWTInvalid)
+      return MALFORMED;
     // A key the issuer published that cannot verify this token (bad JWK, short RSA modulus,
     // unsupported curve): not the client's doing, so it is logged, without the token.
     this.#logger.warn(

@@ -24,29 +24,25 @@ function cacheDir(): string | null {
 
 let schemaHash: string | null = null;
 
-/**
- * Where the schema module is, seen from this code: next to it (source, or dist/lib/config
- * built by tsc), or, from the CLI bundle in dist/bin, in dist/lib/config.
- */
-const SCHEMA_MODULES = import.meta.url.endsWith('.ts')
-  ? ['./schema.ts']
-  : ['./schema.js', '../lib/config/schema.js'];
+/** Set by the CLI bundle (scripts/bundle.mjs) to the hash of the schema module inside it. */
+declare const PORTICO_SCHEMA_FINGERPRINT: string | undefined;
 
 /** What validation depends on besides the text: the schema module itself (source or built). */
 function schemaFingerprint(): string {
-  if (schemaHash === null) {
-    let source = String(Math.random()); // unreadable: never hit
-    for (const candidate of SCHEMA_MODULES) {
-      try {
-        source = readFileSync(new URL(candidate, import.meta.url), 'utf8');
-        break;
-      } catch {
-        // Not in this layout: try the next.
-      }
-    }
-    schemaHash = createHash('sha256').update(source).digest('hex');
-  }
+  schemaHash ??=
+    typeof PORTICO_SCHEMA_FINGERPRINT === 'string'
+      ? PORTICO_SCHEMA_FINGERPRINT
+      : createHash('sha256').update(schemaSource()).digest('hex');
   return schemaHash;
+}
+
+function schemaSource(): string {
+  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+  try {
+    return readFileSync(new URL(`./schema${ext}`, import.meta.url), 'utf8');
+  } catch {
+    return String(Math.random()); // unreadable: never hit
+  }
 }
 
 function entryPath(dir: string, text: string): string {

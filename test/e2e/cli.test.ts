@@ -7,7 +7,9 @@ import t from 'tap';
 import { once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { SignJWT } from 'jose';
 import {
   ROOT,
   holdingUpstream,
@@ -174,6 +176,59 @@ routes:
     (JSON.parse(m2[1]!) as { packages: string[] }).packages.includes('undici'),
     'an http route loads undici (the check sees packages)',
   );
+});
+
+t.test(
+  'the bundled command require()s only CommonJS packages (Node 20.18 has no require(esm))',
+  async (t) => {
+    const bundle = join(ROOT, 'dist/bin/portico.js');
+    const source = readFileSync(bundle, 'utf8');
+    const required = [
+      ...new Set([...source.matchAll(/\brequire\("([^".][^"]*)"\)/g)].map((m) => m[1]!)),
+    ].filter((id) => !id.startsWith('node:'));
+    t.ok(required.includes('zod') && required.includes('yaml'), `found: ${required.join(', ')}`);
+    const resolve = createRequire(bundle).resolve;
+    for (const id of required) {
+      const file = resolve(id);
+      let format = file.endsWith('.cjs') ? 'commonjs' : file.endsWith('.mjs') ? 'module' : null;
+      for (let dir = dirname(file); format === null; dir = dirname(dir)) {
+        const pkg = join(dir, 'package.json');
+        if (existsSync(pkg))
+          format = (JSON.parse(readFileSync(pkg, 'utf8')) as { type?: string }).type ?? 'commonjs';
+      }
+      t.equal(format, 'commonjs', `${id} resolves to CommonJS (${file})`);
+    }
+  },
+);
+
+t.test('a JWT authorizer works from the bundled command (jose is loaded on demand)', async (t) => {
+  const secret = 'a-development-secret-of-at-least-32-chars';
+  const dir = t.testdir({
+    'gw.yaml': `authorizers:
+  dev: { type: jwt, issuer: 'https://dev.localhost/', audience: [local], secret: ${secret} }
+integrations:
+  ping: { type: mock, body: pong }
+routes:
+  GET /private: { integration: ping, authorizer: dev }
+`,
+  });
+  const { cli, url } = await startCli(t, join(dir, 'gw.yaml'));
+  const exp = Math.floor(Date.now() / 1000) + 300;
+  const sign = (key: string) =>
+    new SignJWT({ iss: 'https://dev.localhost/', aud: 'local', exp })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new TextEncoder().encode(key));
+  const ok = await request(`${url}/private`, {
+    headers: { authorization: `Bearer ${await sign(secret)}` },
+  });
+  t.same([ok.status, ok.text], [200, 'pong']);
+  const forged = await request(`${url}/private`, {
+    headers: { authorization: `Bearer ${await sign(`${secret}!`)}` },
+  });
+  t.equal(forged.status, 401, 'a token signed with another secret');
+  t.equal(forged.text, '{"message":"Unauthorized"}');
+  cli.proc.kill('SIGTERM');
+  t.equal((await cli.exited).code, 0);
 });
 
 t.test('the config file can be given as an argument: start FILE, or FILE alone', async (t) => {
