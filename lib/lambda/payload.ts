@@ -145,10 +145,6 @@ export function sourceIp(ex: Exchange): string {
   return clientIp(ex);
 }
 
-/**
- * The X-Forwarded-* headers AWS adds to every proxied request. Client-sent values are
- * replaced, as the http integration does, so the function sees the real peer.
- */
 /** `HTTP/1.1`, without building the string for the usual versions. */
 export function protocolOf(httpVersion: string): string {
   return httpVersion === '1.1'
@@ -158,6 +154,10 @@ export function protocolOf(httpVersion: string): string {
       : `HTTP/${httpVersion}`;
 }
 
+/**
+ * The X-Forwarded-* headers AWS adds to every proxied request. Client-sent values are
+ * replaced, as the http integration does, so the function sees the real peer.
+ */
 export function forwardedHeaders(ex: Exchange): [string, string, string, string, string, string] {
   const socket = ex.req.socket as typeof ex.req.socket & { encrypted?: boolean };
   return [
