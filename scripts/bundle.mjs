@@ -1,5 +1,7 @@
 /**
- * Bundles the `portico` command, after tsc, into one CommonJS file: dist/bin/portico.js.
+ * Bundles the `portico` command into one CommonJS file, dist/bin/portico.js, from the
+ * TypeScript sources (bin/portico.ts and what it imports; esbuild strips the types as Node
+ * does). tsc builds only the library and the bench, so dist/bin holds nothing else.
  *
  * Why one CommonJS file: on Node 20 every ES module costs about half a millisecond to
  * resolve, load and link, and a start spans some twenty of ours and find-my-way's; as one
@@ -13,29 +15,24 @@
  * The library (dist/lib, the package's `exports`) is not bundled.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 
 const dir = 'dist/bin';
-const entry = join(dir, 'portico.js');
 const banner =
   "'use strict';\nconst __portico_url = require('node:url').pathToFileURL(__filename).href;";
 
-if (readFileSync(entry, 'utf8').includes(banner)) {
-  throw new Error(`${entry} is already a bundle: run "npm run build", which compiles it first`);
-}
-// tsc's source map no longer matches; chunks are from an earlier, code-split build.
-for (const name of readdirSync(dir))
-  if (name === 'portico.js.map' || /^portico-.+\.js$/.test(name)) rmSync(join(dir, name));
+// Left by earlier builds, when tsc compiled bin/ too and the bundle was code-split.
+for (const name of existsSync(dir) ? readdirSync(dir) : [])
+  if (/^portico(-.+\.js|\.js\.map|\.d\.ts)$/.test(name)) rmSync(join(dir, name));
 
 const { dependencies } = JSON.parse(readFileSync('package.json', 'utf8'));
 
 await build({
-  entryPoints: [entry],
-  outfile: entry,
-  allowOverwrite: true,
+  entryPoints: ['bin/portico.ts'],
+  outfile: join(dir, 'portico.js'),
   bundle: true,
   format: 'cjs',
   platform: 'node',
