@@ -340,6 +340,15 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   onData(chunk: Buffer): boolean {
     const res = this.#ex.res;
     if (res.write(chunk)) return true;
+    // A first chunk above the socket's 16 KiB high-water mark reports backpressure before
+    // any byte has left: node:http corks the first write until the next tick, to send it
+    // with the head. Flushing it now usually lets the kernel take it all; then there is
+    // nothing to wait for, and pausing would cost two epoll changes and a zero-byte write.
+    const socket = res.socket;
+    if (socket !== null && socket.writableCorked === 1) {
+      socket.uncork();
+      if (res.writableLength === 0) return true;
+    }
     // undici stops reading the upstream socket until resume() runs on 'drain'.
     res.once('drain', this.#resume!);
     return false;

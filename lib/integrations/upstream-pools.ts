@@ -56,7 +56,7 @@ export class UpstreamPools {
         // Below the common 5 s server keep-alive, so we close idle sockets before the upstream does.
         keepAliveTimeout: 4_000,
         keepAliveMaxTimeout: 600_000,
-        connect: { timeout: settings.connectTimeoutMs },
+        connect: connectOptions(settings.connectTimeoutMs),
         maxHeaderSize: settings.maxHeaderSize,
       });
       entry = { pool, refs: 0 };
@@ -143,4 +143,16 @@ async function loadPool(): Promise<typeof Pool> {
   } catch {
     return (await import('undici')).Pool;
   }
+}
+
+/**
+ * undici's sockets buffer 64 KiB before they stop reading, and one read takes up to 64 KiB:
+ * every full read of a large body stopped and restarted reading (two epoll changes). Above
+ * one read's size, a read stops the socket only when undici is paused by a slow client,
+ * and then at most one more read's worth waits in the gateway.
+ */
+function connectOptions(timeout: number): { timeout: number } {
+  // net.connect() takes highWaterMark; undici's connector types do not list it.
+  const options = { timeout, highWaterMark: 128 * 1024 };
+  return options;
 }
