@@ -340,10 +340,11 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   onData(chunk: Buffer): boolean {
     const res = this.#ex.res;
     if (res.write(chunk)) return true;
-    // A first chunk above the socket's 16 KiB high-water mark reports backpressure before
-    // any byte has left: node:http corks the first write until the next tick, to send it
-    // with the head. Flushing it now usually lets the kernel take it all; then there is
-    // nothing to wait for, and pausing would cost two epoll changes and a zero-byte write.
+    // A chunk above the socket's 16 KiB high-water mark reports backpressure before any
+    // byte has left: node:http corks the socket on each write until the next tick (so the
+    // head goes out with the first chunk). Flushing now usually lets the kernel take it all;
+    // then there is nothing to wait for, and pausing the upstream would cost a resume and a
+    // zero-byte write for every large chunk.
     const socket = res.socket;
     if (socket !== null && socket.writableCorked === 1) {
       socket.uncork();
