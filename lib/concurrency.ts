@@ -5,7 +5,8 @@
  *
  * A request holds its slot until its response is finished or its client has gone (the
  * response's 'close'), whatever the integration. p-limit would do the queueing but costs a
- * closure and a promise per request; this is the same idea on the exchange itself.
+ * closure and a promise per request; this is the same idea on the exchange itself (and p-limit
+ * is not a dependency).
  *
  * Limiters belong to the gateway (ConcurrencyLimiters), keyed by integration name and
  * limits, so requests in flight across a redeploy keep counting against the same limit.

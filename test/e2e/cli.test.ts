@@ -159,7 +159,7 @@ routes:
     'node:https is not loaded without a tls key (beyond what node:http loads)',
   );
   // (zod and yaml load when the config is not in the validated-config cache yet.)
-  const optional = ['undici', 'jose', 'pino', 'sonic-boom', 'prom-client', 'p-limit'];
+  const optional = ['undici', 'jose', 'pino', 'sonic-boom', 'prom-client'];
   t.same(
     packages.filter((p) => optional.includes(p)),
     [],
