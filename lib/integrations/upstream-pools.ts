@@ -148,8 +148,8 @@ async function loadPool(): Promise<typeof Pool> {
 /**
  * undici's sockets buffer 64 KiB before they stop reading, and one read takes up to 64 KiB:
  * every full read of a large body stopped and restarted reading (two epoll changes). Above
- * one read's size, a read stops the socket only when undici is paused by a slow client,
- * and then at most one more read's worth waits in the gateway.
+ * one read's size, a read stops the socket only when undici is paused by a slow client;
+ * such a connection can then hold 64 KiB more than with undici's default.
  */
 function connectOptions(timeout: number): { timeout: number } {
   // net.connect() takes highWaterMark; undici's connector types do not list it.
