@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { createRequire } from 'node:module';
 import {
   request as httpRequest,
   type IncomingHttpHeaders,
@@ -702,6 +703,37 @@ t.test(
     t.ok(upstreamDone);
   },
 );
+
+t.test('upstream sockets take a whole 64 KiB read without stopping', async (t) => {
+  // undici's default high-water mark (64 KiB) equals one read, so every full read of a
+  // large body stopped the socket and restarted it. The gateway is in this process, so
+  // net.connect (which undici calls) can be observed.
+  const net = createRequire(import.meta.url)('node:net') as { connect: typeof connect };
+  const original = net.connect;
+  const marks: number[] = [];
+  net.connect = function (this: unknown, ...args: unknown[]) {
+    const socket = (original as (...a: unknown[]) => Socket).apply(this, args);
+    marks.push(socket.readableHighWaterMark);
+    return socket;
+  } as typeof net.connect;
+  t.teardown(() => {
+    net.connect = original;
+  });
+  const body = randomBytes(256 * 1024);
+  const upstream = await startHttpUpstream(t, (_req, res) => {
+    res.writeHead(200, { 'content-length': body.length });
+    res.end(body);
+  });
+  const gw = await gatewayFor(t, { 'GET /big': `${upstream.origin}/big` });
+  const reply = await request(`${gw.url}/big`);
+  t.equal(reply.status, 200);
+  t.equal(sha256(reply.body), sha256(body));
+  t.ok(marks.length > 0, 'the gateway connected through net.connect');
+  t.ok(
+    marks.every((m) => m > 64 * 1024),
+    `every upstream socket buffers more than one 64 KiB read (${marks.join(', ')})`,
+  );
+});
 
 t.test('an upstream that never answers gets 503 after timeoutMs', async (t) => {
   const arrived = deferred();
