@@ -44,10 +44,11 @@ await build({
     // The code finds files next to itself (package.json, the bin for cluster workers) from
     // import.meta.url; in the bundle that is the bundle's own URL.
     'import.meta.url': '__portico_url',
-    // The validated-config cache keys entries by the schema module; the bundle carries its
-    // hash rather than reading dist/lib/config/schema.js on every start.
+    // The validated-config cache keys entries by the schema module; the bundle carries the
+    // hash of the source it bundles rather than reading a file on every start. (Not tsc's
+    // dist/lib/config/schema.js: a bundle rebuilt alone would keep a stale key.)
     PORTICO_SCHEMA_FINGERPRINT: JSON.stringify(
-      createHash('sha256').update(readFileSync('dist/lib/config/schema.js')).digest('hex'),
+      createHash('sha256').update(readFileSync('lib/config/schema.ts')).digest('hex'),
     ),
   },
   // "use strict" first: the banner would otherwise push esbuild's directive out of place.

@@ -24,7 +24,7 @@ function cacheDir(): string | null {
 
 let schemaHash: string | null = null;
 
-/** Set by the CLI bundle (scripts/bundle.mjs) to the hash of the schema module inside it. */
+/** Set by the CLI bundle (scripts/bundle.mjs) to the hash of the schema source it bundles. */
 declare const PORTICO_SCHEMA_FINGERPRINT: string | undefined;
 
 /** What validation depends on besides the text: the schema module itself (source or built). */
